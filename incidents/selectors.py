@@ -1,0 +1,147 @@
+"""Reads shared by the pages (and later the API and feeds).
+
+Everything public goes through ``incident_public_queryset``: one visibility
+rule (published only; public fields only) for every page, endpoint and export.
+The list selectors own their prefetching, so a page costs the same few queries
+for 10 rows or 100.
+"""
+
+import datetime
+from typing import Any
+
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from taxonomy.models import Term, Vocabulary
+
+from .models import Incident, IncidentEntity, Report, ReportEvent, ReportIncidentLink, Tagging
+
+
+def incident_public_queryset() -> QuerySet[Incident]:
+    return Incident.objects.filter(status=Incident.Status.PUBLISHED)
+
+
+def _tag_prefetch() -> Prefetch:
+    return Prefetch(
+        "taggings",
+        queryset=Tagging.objects.select_related("term__vocabulary", "term__parent").order_by(
+            "term__vocabulary__sort_order", "term__sort_order"
+        ),
+    )
+
+
+def incident_list_prefetch(queryset: QuerySet[Incident]) -> QuerySet[Incident]:
+    return queryset.select_related("severity").prefetch_related(
+        _tag_prefetch(),
+        Prefetch("entity_links", queryset=IncidentEntity.objects.select_related("entity")),
+    )
+
+
+def incident_get_public(public_id: str) -> Incident | None:
+    """A published incident with everything its page shows, or None.
+    A merged incident is returned as is, so the view can redirect."""
+    incident = (
+        Incident.objects.filter(public_id=public_id, status__in=[Incident.Status.PUBLISHED, Incident.Status.MERGED])
+        .select_related("severity", "merged_into")
+        .prefetch_related(
+            _tag_prefetch(),
+            Prefetch("entity_links", queryset=IncidentEntity.objects.select_related("entity")),
+            Prefetch(
+                "links",
+                queryset=ReportIncidentLink.objects.filter(confirmed=True)
+                .select_related("report")
+                .order_by("report__date_published", "report__pk"),
+            ),
+            "revisions__actor",
+        )
+        .first()
+    )
+    return incident
+
+
+def incident_tags_by_vocabulary(incident: Incident) -> dict[str, list[Term]]:
+    grouped: dict[str, list[Term]] = {}
+    for tagging in incident.taggings.all():
+        grouped.setdefault(tagging.term.vocabulary.code, []).append(tagging.term)
+    return grouped
+
+
+def taxonomy_overview() -> list[dict[str, Any]]:
+    """The iasr-2025 families and categories with counts of published incidents.
+    A family counts its children's incidents (each incident once)."""
+    terms = list(Term.objects.filter(vocabulary__code="iasr-2025").select_related("parent").order_by("sort_order"))
+    pairs = set(
+        Tagging.objects.filter(incident__status=Incident.Status.PUBLISHED, term__vocabulary__code="iasr-2025")
+        .values_list("term_id", "incident_id")
+        .distinct()
+    )
+    by_term: dict[int, set[int]] = {}
+    for term_id, incident_id in pairs:
+        by_term.setdefault(term_id, set()).add(incident_id)
+    families = []
+    for family in (t for t in terms if t.parent_id is None):
+        children = [t for t in terms if t.parent_id == family.pk]
+        family_ids = set(by_term.get(family.pk, set()))
+        rows = []
+        for child in children:
+            ids = by_term.get(child.pk, set())
+            family_ids |= ids
+            rows.append({"term": child, "count": len(ids)})
+        families.append({"term": family, "count": len(family_ids), "categories": rows})
+    return families
+
+
+def vocabularies_for_display() -> QuerySet[Vocabulary]:
+    return Vocabulary.objects.exclude(code="iasr-2025").prefetch_related("terms")
+
+
+def report_queue(
+    *, status: str = "", channel: str = "", age: str = "", mine_user: Any = None
+) -> QuerySet[Report]:
+    """The moderation queue, oldest first, with what each row shows."""
+    qs = Report.objects.select_related("claimed_by").annotate(
+        evidence_count=Count("evidence", distinct=True),
+        has_incident=Exists(ReportIncidentLink.objects.filter(report=OuterRef("pk"))),
+    )
+    if status == "open" or not status:
+        qs = qs.filter(status__in=[Report.Status.RECEIVED, Report.Status.IN_REVIEW])
+    elif status != "all":
+        qs = qs.filter(status=status)
+    if channel:
+        qs = qs.filter(channel=channel)
+    now = timezone.now()
+    ages = {"1d": (None, 1), "7d": (1, 7), "30d": (7, 30), "older": (30, None)}
+    if age in ages:
+        newer, older = ages[age]
+        if newer is not None:
+            qs = qs.filter(created__lt=now - datetime.timedelta(days=newer))
+        if older is not None:
+            qs = qs.filter(created__gte=now - datetime.timedelta(days=older))
+    if mine_user is not None:
+        qs = qs.filter(claimed_by=mine_user)
+    return qs.order_by("created", "pk")
+
+
+def report_public_events(report: Report) -> QuerySet[ReportEvent]:
+    return report.events.filter(public=True)
+
+
+def report_public_incidents(report: Report) -> QuerySet[Incident]:
+    return incident_public_queryset().filter(links__report=report)
+
+
+def reports_of_user(user: Any) -> QuerySet[Report]:
+    return Report.objects.filter(submitter=user).order_by("-created")
+
+
+def incident_search_for_attach(q: str) -> QuerySet[Incident]:
+    """Incidents a moderator may attach a report to: by id or title words."""
+    qs = Incident.objects.exclude(status=Incident.Status.MERGED)
+    q = q.strip()
+    if not q:
+        return qs.none()
+    condition = Q(public_id__iexact=q)
+    words = Q()
+    for word in q.split()[:8]:
+        words &= Q(title__icontains=word)
+    return qs.filter(condition | words).order_by("-modified")[:10]

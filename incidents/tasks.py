@@ -1,0 +1,68 @@
+"""Follow-up work on reports. Each task takes ids and can run twice safely:
+it claims its work with a conditional update before doing it."""
+
+import datetime
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True, autoretry_for=(ConnectionError, TimeoutError), retry_backoff=True, max_retries=5)
+def report_received(report_id: int) -> str:
+    """Acknowledge a new report once: e-mail the contact address, if any."""
+    from .models import Report
+
+    now = timezone.now()
+    claimed = Report.objects.filter(pk=report_id, acknowledged_at__isnull=True).update(acknowledged_at=now)
+    if not claimed:
+        return "already-acknowledged"
+    report = Report.objects.get(pk=report_id)
+    if report.contact_email:
+        context = {"report": report, "status_url": settings.SITE_URL + report.get_status_url()}
+        send_mail(
+            subject=render_to_string("incidents/email/received_subject.txt", context).strip(),
+            message=render_to_string("incidents/email/received.txt", context),
+            from_email=None,
+            recipient_list=[report.contact_email],
+        )
+    return "acknowledged"
+
+
+@shared_task(acks_late=True, autoretry_for=(ConnectionError, TimeoutError), retry_backoff=True, max_retries=5)
+def report_status_notify(event_id: int) -> str:
+    """E-mail the submitter about one public status change, at most once."""
+    from .models import ReportEvent
+
+    claimed = ReportEvent.objects.filter(pk=event_id, notified_at__isnull=True).update(notified_at=timezone.now())
+    if not claimed:
+        return "already-notified"
+    event = ReportEvent.objects.select_related("report").get(pk=event_id)
+    report = event.report
+    if not report.contact_email:
+        return "no-address"
+    context = {"report": report, "event": event, "status_url": settings.SITE_URL + report.get_status_url()}
+    send_mail(
+        subject=render_to_string("incidents/email/status_subject.txt", context).strip(),
+        message=render_to_string("incidents/email/status.txt", context),
+        from_email=None,
+        recipient_list=[report.contact_email],
+    )
+    return "notified"
+
+
+@shared_task
+def release_stale_claims() -> int:
+    """Free claims left by moderators who went away (Celery beat, every 15 minutes)."""
+    from .models import Report
+
+    cutoff = timezone.now() - datetime.timedelta(minutes=settings.CLAIM_TIMEOUT_MINUTES)
+    released = Report.objects.filter(claimed_at__lt=cutoff).update(claimed_by=None, claimed_at=None)
+    if released:
+        logger.info("released %d stale claims", released)
+    return released
