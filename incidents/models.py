@@ -102,6 +102,9 @@ class Incident(models.Model):
     created = models.DateTimeField(default=timezone.now, editable=False)
     modified = models.DateTimeField(default=timezone.now, db_index=True)
     published_at = models.DateTimeField(_("first published"), null=True, blank=True, db_index=True)
+    # Where an imported incident came from (e.g. "aiid" and its number), so imports are upserts.
+    source_name = models.CharField(max_length=100, blank=True)
+    external_id = models.CharField(max_length=200, blank=True)
     # Kept up to date on PostgreSQL only (incidents.search); unused on SQLite.
     search_vector = SearchVectorField(null=True, editable=False)
 
@@ -110,6 +113,13 @@ class Incident(models.Model):
         verbose_name = _("incident")
         verbose_name_plural = _("incidents")
         indexes = [models.Index(fields=["status", "-date_occurred"], name="incident_status_date")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_name", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="incident_unique_external_id",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.title}"

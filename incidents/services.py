@@ -273,13 +273,14 @@ def incident_create_from_report(*, report: Report, actor: Any) -> Incident:
 EDITABLE_FIELDS = ("title", "description", "date_occurred", "countries", "severity")
 
 
-def _field_repr(value: Any) -> Any:
+def _field_repr(name: str, value: Any) -> Any:
+    """A JSON-friendly form of a field's value, for revisions."""
+    if name == "countries":
+        return sorted(getattr(c, "code", c) for c in value or [])
     if isinstance(value, Term):
         return value.code
     if isinstance(value, datetime.date):
         return value.isoformat()
-    if isinstance(value, list):
-        return [str(v) for v in value]
     return value
 
 
@@ -290,8 +291,8 @@ def incident_update(*, incident: Incident, actor: Any, **values: Any) -> Inciden
         raise ValueError(f"not editable: {sorted(unknown)}")
     changes: dict[str, list[Any]] = {}
     for name, value in values.items():
-        before = _field_repr(getattr(incident, name))
-        after = _field_repr(value)
+        before = _field_repr(name, getattr(incident, name))
+        after = _field_repr(name, value)
         if before != after:
             changes[name] = [before, after]
             setattr(incident, name, value)

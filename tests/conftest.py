@@ -1,0 +1,100 @@
+"""Shared fixtures: role users, and the rules for tests that need services.
+
+Tests marked ``services`` need PostgreSQL (``DATABASE_URL``) and Redis with a
+Celery worker (``CELERY_BROKER_URL``); tests marked ``browser`` need Chromium.
+On a laptop without them they are skipped; ``REQUIRE_SERVICES=1`` and
+``REQUIRE_BROWSER=1`` (set by ``.ci/run``) make them fail instead, and make any
+skip at all fail the run.
+"""
+
+import os
+import shutil
+
+import pytest
+from django.core.cache import cache
+
+from accounts.roles import AUDITOR, MODERATOR, REGULATOR
+
+from .factories import UserFactory
+
+STRICT = os.environ.get("REQUIRE_SERVICES") == "1" or os.environ.get("REQUIRE_BROWSER") == "1"
+
+
+def chromium_path() -> str | None:
+    for name in (os.environ.get("CHROMIUM_PATH", ""), "chromium", "chromium-browser", "google-chrome"):
+        if name and (found := shutil.which(name) or (name if os.path.exists(name) else None)):
+            return found
+    return None
+
+
+def _missing(item: pytest.Item) -> tuple[str, str] | None:
+    """(variable that requires it, what is missing) for a test that cannot run here."""
+    if "services" in item.keywords:
+        if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get("CELERY_BROKER_URL"):
+            return "REQUIRE_SERVICES", "DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis)"
+    if "browser" in item.keywords and chromium_path() is None:
+        return "REQUIRE_BROWSER", "Chromium (apt-get install chromium)"
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    missing = _missing(item)
+    if missing is None:
+        return
+    variable, what = missing
+    if os.environ.get(variable) == "1":
+        pytest.fail(f"{variable}=1 but this test cannot run: it needs {what}")
+    pytest.skip(f"needs {what}")
+
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped or hasattr(report, "wasxfail"):
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if STRICT and _skipped:
+        print(f"\nREQUIRE_SERVICES/REQUIRE_BROWSER: {len(_skipped)} test(s) skipped or not run; that is a failure:")
+        for nodeid in sorted(set(_skipped)):
+            print(f"  {nodeid}")
+        session.exitstatus = 1
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> None:
+    # Rate-limit counters live in the cache; every test starts from zero.
+    cache.clear()
+
+
+@pytest.fixture
+def public_user(db):
+    return UserFactory(username="public")
+
+
+@pytest.fixture
+def moderator(db):
+    return UserFactory(username="moderator", roles=[MODERATOR])
+
+
+@pytest.fixture
+def auditor(db):
+    return UserFactory(username="auditor", roles=[AUDITOR])
+
+
+@pytest.fixture
+def regulator(db):
+    return UserFactory(username="regulator", roles=[REGULATOR])
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(username="staff", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
