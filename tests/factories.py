@@ -7,6 +7,7 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from incidents.models import Entity, EntityAlias, Incident, IncidentEntity, Report, ReportIncidentLink, Tagging
+from incidents.search import incident_index
 from taxonomy.models import Term
 
 
@@ -18,6 +19,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
         django_get_or_create = ("username",)
+        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda o: f"{o.username}@example.org")
@@ -42,6 +44,7 @@ class ReportFactory(factory.django.DjangoModelFactory):
 class IncidentFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Incident
+        skip_postgeneration_save = True
 
     public_id = factory.Sequence(lambda n: f"INC-2025-{n + 1:06d}")
     title = factory.Sequence(lambda n: f"Incident number {n}")
@@ -62,6 +65,10 @@ class IncidentFactory(factory.django.DjangoModelFactory):
         for vocabulary, code in extracted or []:
             Tagging.objects.create(incident=self, term=term(vocabulary, code), source=Tagging.Source.MODERATOR)
 
+    @factory.post_generation
+    def search_index(self, create: bool, extracted: object, **kwargs: object) -> None:
+        incident_index(self)  # as the services do (PostgreSQL only)
+
 
 def published_incident(**kwargs: object) -> Incident:
     """A published incident tagged the way publishing requires."""
@@ -72,6 +79,7 @@ def published_incident(**kwargs: object) -> Incident:
 class EntityFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Entity
+        skip_postgeneration_save = True
 
     kind = Entity.Kind.ORGANISATION
     name = factory.Sequence(lambda n: f"Company {n}")
