@@ -18,7 +18,7 @@ def has_role(user: AbstractBaseUser | AnonymousUser, role: str) -> bool:
     cache = getattr(user, "_role_cache", None)
     if cache is None:
         cache = set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
-        user._role_cache = cache  # type: ignore[union-attr]
+        user._role_cache = cache  # type: ignore[union-attr,attr-defined]
     return role in cache
 
 

@@ -71,7 +71,7 @@ class EvidenceInline(admin.TabularInline):
     model = Evidence
     extra = 0
     fields = ["original_name", "content_type", "size", "sha256", "created"]
-    readonly_fields = fields
+    readonly_fields = ["original_name", "content_type", "size", "sha256", "created"]
     can_delete = False
 
 

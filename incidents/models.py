@@ -209,7 +209,9 @@ class Report(models.Model):
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     modified = models.DateTimeField(default=timezone.now, db_index=True)
-    incidents = models.ManyToManyField(Incident, through="ReportIncidentLink", related_name="reports")
+    incidents: "models.ManyToManyField[Incident, ReportIncidentLink]" = models.ManyToManyField(
+        Incident, through="ReportIncidentLink", related_name="reports"
+    )
 
     class Meta:
         ordering = ["-created", "-pk"]

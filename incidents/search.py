@@ -4,6 +4,7 @@ a plain case-insensitive match on SQLite (the laptop default)."""
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection
 from django.db.models import F, Q, QuerySet
+from django.db.models.expressions import CombinedExpression
 
 from .models import Incident
 
@@ -14,7 +15,7 @@ def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _vector() -> SearchVector:
+def _vector() -> CombinedExpression:
     return SearchVector("title", weight="A", config=CONFIG) + SearchVector("description", weight="B", config=CONFIG)
 
 

@@ -95,9 +95,7 @@ def vocabularies_for_display() -> QuerySet[Vocabulary]:
     return Vocabulary.objects.exclude(code="iasr-2025").prefetch_related("terms")
 
 
-def report_queue(
-    *, status: str = "", channel: str = "", age: str = "", mine_user: Any = None
-) -> QuerySet[Report]:
+def report_queue(*, status: str = "", channel: str = "", age: str = "", mine_user: Any = None) -> QuerySet[Report]:
     """The moderation queue, oldest first, with what each row shows."""
     qs = Report.objects.select_related("claimed_by").annotate(
         evidence_count=Count("evidence", distinct=True),

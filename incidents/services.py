@@ -101,7 +101,7 @@ def report_submit(
         language=language or "en",
         date_published=date_published,
         date_occurred=date_occurred,
-        countries=list(countries),
+        countries=list(countries),  # type: ignore[misc]
         ai_system=ai_system.strip(),
         harm=harm.strip(),
         submitter_role=submitter_role,
@@ -236,7 +236,7 @@ def incident_create(
         description=description,
         description_html=render_markdown(description),
         date_occurred=date_occurred,
-        countries=list(countries),
+        countries=list(countries),  # type: ignore[misc]
         created_by=actor if actor is not None and actor.is_authenticated else None,
         created=now,
         modified=now,
@@ -348,9 +348,12 @@ def incident_publish_problems(incident: Incident) -> list[str]:
         problems.append(_("Add at least one hazard category."))
     if incident.severity_id is None:
         problems.append(_("Choose a severity."))
-    elif incident.severity and incident.severity.code in HARM_REQUIRED_SEVERITIES:
-        if not any(v == "oecd-harm-type" for v, _c in codes):
-            problems.append(_("An incident (harm occurred) needs at least one harm type."))
+    elif (
+        incident.severity
+        and incident.severity.code in HARM_REQUIRED_SEVERITIES
+        and not any(v == "oecd-harm-type" for v, _c in codes)
+    ):
+        problems.append(_("An incident (harm occurred) needs at least one harm type."))
     if not incident.description.strip():
         problems.append(_("Write a description."))
     return problems

@@ -29,9 +29,9 @@ def chromium_path() -> str | None:
 
 def _missing(item: pytest.Item) -> tuple[str, str] | None:
     """(variable that requires it, what is missing) for a test that cannot run here."""
-    if "services" in item.keywords:
-        if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get("CELERY_BROKER_URL"):
-            return "REQUIRE_SERVICES", "DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis)"
+    services_ready = os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get("CELERY_BROKER_URL")
+    if "services" in item.keywords and not services_ready:
+        return "REQUIRE_SERVICES", "DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis)"
     if "browser" in item.keywords and chromium_path() is None:
         return "REQUIRE_BROWSER", "Chromium (apt-get install chromium)"
     return None

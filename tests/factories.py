@@ -93,7 +93,9 @@ class EntityFactory(factory.django.DjangoModelFactory):
 
 
 def link(report: Report, incident: Incident) -> ReportIncidentLink:
-    return ReportIncidentLink.objects.create(report=report, incident=incident, method=ReportIncidentLink.Method.MODERATOR)
+    return ReportIncidentLink.objects.create(
+        report=report, incident=incident, method=ReportIncidentLink.Method.MODERATOR
+    )
 
 
 def involve(incident: Incident, entity: Entity, role: str = IncidentEntity.Role.DEVELOPER) -> IncidentEntity:

@@ -11,8 +11,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 VOCAB = json.loads((HERE.parents[1] / "taxonomy" / "data" / "taxonomy.json").read_text("utf-8"))
 TERMS = {v["code"]: {t["code"] for t in v["terms"]} for v in VOCAB["vocabularies"]}
-FIELDS = {"hazards": "iasr-2025", "failure_modes": "failure-mode", "stakeholders": "oecd-stakeholder",
-          "harm_types": "oecd-harm-type", "flags": "system-flag"}
+FIELDS = {
+    "hazards": "iasr-2025",
+    "failure_modes": "failure-mode",
+    "stakeholders": "oecd-stakeholder",
+    "harm_types": "oecd-harm-type",
+    "flags": "system-flag",
+}
 try:
     from django_countries.data import COUNTRIES
 except ImportError:  # fall back to the shape check only
@@ -22,8 +27,10 @@ tags = json.loads((HERE / "curated_tags.json").read_text("utf-8"))
 ids = {json.loads(line)["incident_id"] for line in (HERE / "aiid-incidents.jsonl").open(encoding="utf-8")}
 errors = []
 for key, t in tags["incidents"].items():
-    def bad(msg):
+
+    def bad(msg, key=key):
         errors.append(f"{key}: {msg}")
+
     if int(key) not in ids:
         bad("not in aiid-incidents.jsonl")
     for field, vocab in FIELDS.items():

@@ -9,8 +9,9 @@ EVENT_SENTENCES = {
     "received": lambda e: _("Your report was received."),
     "in_review": lambda e: _("A moderator started reviewing your report."),
     "linked": lambda e: _("Your report was added to incident %(id)s.") % {"id": e.detail.get("incident", "")},
-    "published": lambda e: _("Incident %(id)s, which your report supports, was published.")
-    % {"id": e.detail.get("incident", "")},
+    "published": lambda e: (
+        _("Incident %(id)s, which your report supports, was published.") % {"id": e.detail.get("incident", "")}
+    ),
     "rejected": lambda e: _("Your report was not accepted."),
 }
 

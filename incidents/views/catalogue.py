@@ -1,9 +1,11 @@
 """The public catalogue: search and facets, and the incident page."""
 
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
+
+from config.http import HtmxHttpRequest
 
 from .. import selectors
 from ..filters import IncidentFilter
@@ -13,7 +15,7 @@ PAGE_SIZE = 20
 
 
 @require_GET
-def incident_list(request: HttpRequest) -> HttpResponse:
+def incident_list(request: HtmxHttpRequest) -> HttpResponse:
     filterset = IncidentFilter(request.GET or None, queryset=selectors.incident_public_queryset())
     incidents = selectors.incident_list_prefetch(filterset.ordered())
     page = Paginator(incidents, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -26,7 +28,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def incident_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+def incident_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     incident = selectors.incident_get_public(public_id)
     if incident is None:
         raise Http404
@@ -46,10 +48,8 @@ def incident_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
-    latest = selectors.incident_list_prefetch(
-        selectors.incident_public_queryset().order_by("-published_at", "-pk")
-    )[:6]
+def home(request: HtmxHttpRequest) -> HttpResponse:
+    latest = selectors.incident_list_prefetch(selectors.incident_public_queryset().order_by("-published_at", "-pk"))[:6]
     return render(
         request,
         "home.html",

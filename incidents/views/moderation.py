@@ -10,7 +10,8 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -18,18 +19,19 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.roles import is_moderator
+from config.http import HtmxHttpRequest
 from taxonomy.models import Vocabulary
 
 from .. import selectors, services
 from ..forms import EntityForm, IncidentEditForm, RejectForm, TagForm, WithdrawForm
 from ..models import Evidence, Incident, Report
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def moderator_required(view: View) -> View:
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HtmxHttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if not is_moderator(request.user):
@@ -47,7 +49,7 @@ def get_incident_for_moderator(pk: int) -> Incident:
     return get_object_or_404(Incident.objects.select_related("severity"), pk=pk)
 
 
-def _done(request: HttpRequest, url: str) -> HttpResponse:
+def _done(request: HtmxHttpRequest, url: str) -> HttpResponse:
     if request.htmx:
         return HttpResponseClientRedirect(url)
     return redirect(url)
@@ -63,20 +65,25 @@ QUEUE_STATUSES = [
     ("rejected", gettext_lazy("Rejected")),
     ("all", gettext_lazy("All")),
 ]
-QUEUE_AGES = [("", gettext_lazy("Any age")), ("1d", gettext_lazy("Today")), ("7d", gettext_lazy("1–7 days")), ("30d", gettext_lazy("7–30 days")),
-              ("older", gettext_lazy("Older than 30 days"))]  # fmt: skip
+QUEUE_AGES = [
+    ("", gettext_lazy("Any age")),
+    ("1d", gettext_lazy("Today")),
+    ("7d", gettext_lazy("1 to 7 days")),
+    ("30d", gettext_lazy("7 to 30 days")),
+    ("older", gettext_lazy("Older than 30 days")),
+]
 
 
 @moderator_required
 @require_GET
-def queue(request: HttpRequest) -> HttpResponse:
+def queue(request: HtmxHttpRequest) -> HttpResponse:
     status = request.GET.get("status", "open")
     channel = request.GET.get("channel", "")
     age = request.GET.get("age", "")
     mine = request.GET.get("mine") == "1"
-    reports = selectors.report_queue(
-        status=status, channel=channel, age=age, mine_user=request.user if mine else None
-    )[:200]
+    reports = selectors.report_queue(status=status, channel=channel, age=age, mine_user=request.user if mine else None)[
+        :200
+    ]
     context = {
         "reports": reports,
         "status": status,
@@ -105,12 +112,12 @@ def _report_context(report: Report, **extra: Any) -> dict[str, Any]:
 
 @moderator_required
 @require_GET
-def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def report_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     report = get_report_for_moderator(pk)
     return render(request, "moderation/report_detail.html", _report_context(report))
 
 
-def _report_panel(request: HttpRequest, report: Report, status: int = 200, **extra: Any) -> HttpResponse:
+def _report_panel(request: HtmxHttpRequest, report: Report, status: int = 200, **extra: Any) -> HttpResponse:
     if request.htmx:
         return render(request, "moderation/_report_actions.html", _report_context(report, **extra), status=status)
     if status >= 400:
@@ -120,7 +127,7 @@ def _report_panel(request: HttpRequest, report: Report, status: int = 200, **ext
 
 @moderator_required
 @require_POST
-def report_claim(request: HttpRequest, pk: int) -> HttpResponse:
+def report_claim(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     report = get_report_for_moderator(pk)
     try:
         services.report_claim(report=report, actor=request.user)
@@ -131,13 +138,13 @@ def report_claim(request: HttpRequest, pk: int) -> HttpResponse:
 
 @moderator_required
 @require_POST
-def report_release(request: HttpRequest, pk: int) -> HttpResponse:
+def report_release(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     report = get_report_for_moderator(pk)
     services.report_release(report=report, actor=request.user)
     return _report_panel(request, report)
 
 
-def _require_claim(request: HttpRequest, report: Report) -> None:
+def _require_claim(request: HtmxHttpRequest, report: Report) -> None:
     """Acting on a report claimed by someone else is refused."""
     if report.claimed_by_id and report.claimed_by_id != request.user.pk:
         raise services.ClaimConflict(_("%(name)s is working on this report.") % {"name": report.claimed_by})
@@ -145,7 +152,7 @@ def _require_claim(request: HttpRequest, report: Report) -> None:
 
 @moderator_required
 @require_POST
-def report_reject(request: HttpRequest, pk: int) -> HttpResponse:
+def report_reject(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     report = get_report_for_moderator(pk)
     form = RejectForm(request.POST)
     try:
@@ -161,7 +168,7 @@ def report_reject(request: HttpRequest, pk: int) -> HttpResponse:
 
 @moderator_required
 @require_POST
-def report_new_incident(request: HttpRequest, pk: int) -> HttpResponse:
+def report_new_incident(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     report = get_report_for_moderator(pk)
     try:
         _require_claim(request, report)
@@ -174,7 +181,7 @@ def report_new_incident(request: HttpRequest, pk: int) -> HttpResponse:
 
 @moderator_required
 @require_GET
-def attach_search(request: HttpRequest, pk: int) -> HttpResponse:
+def attach_search(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     report = get_report_for_moderator(pk)
     results = selectors.incident_search_for_attach(request.GET.get("q", ""))
     if request.htmx:
@@ -184,7 +191,7 @@ def attach_search(request: HttpRequest, pk: int) -> HttpResponse:
 
 @moderator_required
 @require_POST
-def report_attach(request: HttpRequest, pk: int) -> HttpResponse:
+def report_attach(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     report = get_report_for_moderator(pk)
     incident = get_object_or_404(Incident, pk=request.POST.get("incident"))
     try:
@@ -198,10 +205,13 @@ def report_attach(request: HttpRequest, pk: int) -> HttpResponse:
 
 @moderator_required
 @require_GET
-def evidence_download(request: HttpRequest, pk: int) -> FileResponse:
+def evidence_download(request: HtmxHttpRequest, pk: int) -> FileResponse:
     evidence = get_object_or_404(Evidence, pk=pk)
     response = FileResponse(
-        evidence.file.open("rb"), as_attachment=True, filename=evidence.original_name, content_type=evidence.content_type
+        evidence.file.open("rb"),
+        as_attachment=True,
+        filename=evidence.original_name,
+        content_type=evidence.content_type,
     )
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
@@ -212,7 +222,7 @@ def evidence_download(request: HttpRequest, pk: int) -> FileResponse:
 
 @moderator_required
 @require_GET
-def incident_list(request: HttpRequest) -> HttpResponse:
+def incident_list(request: HtmxHttpRequest) -> HttpResponse:
     status = request.GET.get("status", "draft")
     incidents = Incident.objects.all()
     if status in Incident.Status.values:
@@ -247,7 +257,7 @@ def _incident_context(incident: Incident, **extra: Any) -> dict[str, Any]:
     return context
 
 
-def _incident_panel(request: HttpRequest, incident: Incident, status: int = 200, **extra: Any) -> HttpResponse:
+def _incident_panel(request: HtmxHttpRequest, incident: Incident, status: int = 200, **extra: Any) -> HttpResponse:
     incident.refresh_from_db()
     context = _incident_context(incident, **extra)
     if request.htmx:
@@ -259,14 +269,14 @@ def _incident_panel(request: HttpRequest, incident: Incident, status: int = 200,
 
 @moderator_required
 @require_GET
-def incident_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def incident_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     incident = get_incident_for_moderator(pk)
     return render(request, "moderation/incident_edit.html", _incident_context(incident))
 
 
 @moderator_required
 @require_POST
-def incident_save(request: HttpRequest, pk: int) -> HttpResponse:
+def incident_save(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     incident = get_incident_for_moderator(pk)
     form = IncidentEditForm(request.POST, instance=Incident.objects.get(pk=incident.pk))
     if not form.is_valid():
@@ -280,7 +290,7 @@ def incident_save(request: HttpRequest, pk: int) -> HttpResponse:
 
 @moderator_required
 @require_POST
-def incident_tags(request: HttpRequest, pk: int) -> HttpResponse:
+def incident_tags(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     incident = get_incident_for_moderator(pk)
     form = TagForm(request.POST, vocabularies=_tag_vocabularies())
     if not form.is_valid():
@@ -296,7 +306,7 @@ def incident_tags(request: HttpRequest, pk: int) -> HttpResponse:
 
 @moderator_required
 @require_POST
-def incident_entity_add(request: HttpRequest, pk: int) -> HttpResponse:
+def incident_entity_add(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     incident = get_incident_for_moderator(pk)
     form = EntityForm(request.POST)
     if not form.is_valid():
@@ -311,7 +321,7 @@ def incident_entity_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 @moderator_required
 @require_POST
-def incident_entity_remove(request: HttpRequest, pk: int, link_id: int) -> HttpResponse:
+def incident_entity_remove(request: HtmxHttpRequest, pk: int, link_id: int) -> HttpResponse:
     incident = get_incident_for_moderator(pk)
     services.incident_remove_entity(incident=incident, actor=request.user, link_id=link_id)
     return _incident_panel(request, incident)
@@ -319,7 +329,7 @@ def incident_entity_remove(request: HttpRequest, pk: int, link_id: int) -> HttpR
 
 @moderator_required
 @require_POST
-def incident_publish(request: HttpRequest, pk: int) -> HttpResponse:
+def incident_publish(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     incident = get_incident_for_moderator(pk)
     try:
         services.incident_publish(incident=incident, actor=request.user)
@@ -331,7 +341,7 @@ def incident_publish(request: HttpRequest, pk: int) -> HttpResponse:
 
 @moderator_required
 @require_POST
-def incident_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+def incident_withdraw(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     incident = get_incident_for_moderator(pk)
     form = WithdrawForm(request.POST)
     if not form.is_valid():

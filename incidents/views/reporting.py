@@ -5,11 +5,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.core import is_ratelimited
+
+from config.http import HtmxHttpRequest
 
 from .. import selectors, services
 from ..forms import ReportForm
@@ -21,7 +23,7 @@ def _form_context(form: ReportForm) -> dict[str, object]:
     return {"form": form, "hazard_terms": form.fields["hazard_guesses"].queryset}  # type: ignore[attr-defined]
 
 
-def _rate_limited(request: HttpRequest) -> bool:
+def _rate_limited(request: HtmxHttpRequest) -> bool:
     """Anonymous submissions are limited per address; signed-in users are not."""
     if request.user.is_authenticated:
         return False
@@ -31,7 +33,7 @@ def _rate_limited(request: HttpRequest) -> bool:
 
 
 @require_http_methods(["GET", "POST"])
-def report_create(request: HttpRequest) -> HttpResponse:
+def report_create(request: HtmxHttpRequest) -> HttpResponse:
     form = ReportForm(request.POST or None, request.FILES or None)
     if request.method == "POST":
         if _rate_limited(request):
@@ -79,7 +81,7 @@ def report_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def report_validate(request: HttpRequest, field: str) -> HttpResponse:
+def report_validate(request: HtmxHttpRequest, field: str) -> HttpResponse:
     """htmx: validate one field as the person leaves it; return its fragment."""
     form = ReportForm(request.POST)
     if field not in form.fields or field in {"evidence", "website", "consent"}:
@@ -89,7 +91,7 @@ def report_validate(request: HttpRequest, field: str) -> HttpResponse:
 
 
 @require_GET
-def report_status(request: HttpRequest, token: str) -> HttpResponse:
+def report_status(request: HtmxHttpRequest, token: str) -> HttpResponse:
     report = Report.objects.filter(status_token=token).first()
     if report is None:
         raise Http404
@@ -106,5 +108,5 @@ def report_status(request: HttpRequest, token: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def my_reports(request: HttpRequest) -> HttpResponse:
+def my_reports(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "reporting/my_reports.html", {"reports": selectors.reports_of_user(request.user)})

@@ -66,9 +66,7 @@ def page(new_page) -> Page:
 
 def verified(user: User) -> User:
     """allauth with mandatory verification only lets verified addresses sign in."""
-    EmailAddress.objects.update_or_create(
-        user=user, email=user.email, defaults={"verified": True, "primary": True}
-    )
+    EmailAddress.objects.update_or_create(user=user, email=user.email, defaults={"verified": True, "primary": True})
     return user
 
 
