@@ -11,7 +11,7 @@ fi
 
 case "${MIGRATE:-0}" in
     1|true|yes|on)
-        python /app/docker/migrate.py
+        python "$(dirname "$0")/migrate.py"
         ;;
 esac
 
