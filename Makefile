@@ -1,7 +1,8 @@
 # Incident Commons — the two commands a newcomer needs are `make run` and `make test`.
 # Only Python 3.11+ and make are assumed; everything else is installed into .venv.
 
-PYTHON ?= python3
+# The newest Python 3.11+ on the PATH; override with make run PYTHON=/path/to/python3.
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do command -v $$p >/dev/null 2>&1 && { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
@@ -11,7 +12,7 @@ PORT ?= 8000
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null || { \
-	  echo "Incident Commons needs Python 3.11 or newer. Found: $$($(PYTHON) --version 2>&1 || echo 'no $(PYTHON)')."; \
+	  echo "Incident Commons needs Python 3.11 or newer. Found: $$($(PYTHON) --version 2>/dev/null || echo 'no Python 3')."; \
 	  echo "Install Python 3.11+ and run again, or point make at it: make run PYTHON=/path/to/python3.11"; \
 	  exit 1; }
 
