@@ -2,7 +2,9 @@
 # Only Python 3.11+ and make are assumed; everything else is installed into .venv.
 
 # The newest Python 3.11+ on the PATH; override with make run PYTHON=/path/to/python3.
-PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { echo $$p; break; }; done)
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell for p in python3.13 python3.12 python3.11 python3; do $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { echo $$p; break; }; done)
+endif
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
