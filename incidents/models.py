@@ -131,6 +131,13 @@ class Incident(models.Model):
     def is_published(self) -> bool:
         return self.status == self.Status.PUBLISHED
 
+    @property
+    def event_type(self) -> str:
+        """OECD: an incident (harm occurred) or a hazard (harm could plausibly occur), from the severity."""
+        if self.severity is None:
+            return ""
+        return "hazard" if self.severity.code in {"hazard", "serious-hazard"} else "incident"
+
 
 class IncidentEntity(models.Model):
     class Role(models.TextChoices):

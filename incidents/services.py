@@ -6,6 +6,7 @@ by channel. Changes to incidents are recorded as revisions.
 """
 
 import datetime
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -21,7 +22,7 @@ from django.utils.translation import gettext as _
 from taxonomy.models import Term
 
 from . import search, tasks
-from .evidence import evidence_check
+from .evidence import ALLOWED_TYPES, evidence_check
 from .models import (
     Entity,
     EntityAlias,
@@ -114,10 +115,13 @@ def report_submit(
     with transaction.atomic():
         report.save()
         for upload, content_type, digest in checked:
+            original_name = (upload.name or "file")[:255]
+            # Stored under a random name with the extension of the detected type, never the sender's name.
+            upload.name = f"{uuid.uuid4().hex}.{ALLOWED_TYPES[content_type]}"
             Evidence.objects.create(
                 report=report,
                 file=upload,
-                original_name=(upload.name or "file")[:255],
+                original_name=original_name,
                 content_type=content_type,
                 size=upload.size or 0,
                 sha256=digest,
