@@ -29,3 +29,22 @@ def change_value(value: object) -> str:
     if isinstance(value, list):
         return ", ".join(str(v) for v in value) or "—"
     return str(value)
+
+
+REVISION_LABELS = {
+    "created": lambda: _("Created"),
+    "edited": lambda: _("Edited"),
+    "tagged": lambda: _("Tags changed"),
+    "entity_added": lambda: _("Organisation or AI system added"),
+    "entity_removed": lambda: _("Organisation or AI system removed"),
+    "report_linked": lambda: _("Report added"),
+    "published": lambda: _("Published"),
+    "withdrawn": lambda: _("Withdrawn"),
+}
+
+
+@register.filter
+def revision_label(action: str) -> str:
+    """A revision's action in words ("entity_added" → "Organisation or AI system added")."""
+    label = REVISION_LABELS.get(action)
+    return label() if label else action.replace("_", " ").capitalize()

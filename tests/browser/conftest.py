@@ -84,5 +84,16 @@ def mark_page(page: Page) -> None:
     page.evaluate("window.__noReload = true")
 
 
+def htmx_settled(page: Page) -> None:
+    """Wait until htmx has finished swapping and has wired up the new content.
+
+    New content is in the page (and visible to assertions) a moment before htmx
+    binds its triggers; acting on it in that moment would be missed by htmx.
+    """
+    page.wait_for_function(
+        "window.htmx && !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+    )
+
+
 def assert_no_reload(page: Page) -> None:
     assert page.evaluate("window.__noReload === true"), "the page was reloaded; expected an htmx swap"

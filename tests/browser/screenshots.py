@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/browser/screenshots.py [OUTPUT_DIR]
 
-Builds a throwaway database in $VAR_DIR (default /tmp/shots-var) with a few
+Builds a throwaway database in $VAR_DIR (default /tmp/shots-var, emptied first) with a few
 invented reports and incidents, serves it with runserver on 127.0.0.1:8765,
 and saves PNGs to OUTPUT_DIR (default /tmp/shots). Not collected by pytest.
 """
@@ -10,18 +10,24 @@ and saves PNGs to OUTPUT_DIR (default /tmp/shots). Not collected by pytest.
 import datetime
 import io
 import os
+import shutil
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("VAR_DIR", "/tmp/shots-var")
+if "VAR_DIR" not in os.environ:
+    # Our own throwaway folder: start from an empty database every run.
+    shutil.rmtree("/tmp/shots-var", ignore_errors=True)
+    os.environ["VAR_DIR"] = "/tmp/shots-var"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-# The seeding runs in this process next to Playwright's event loop.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 ADDRESS = "127.0.0.1:8765"
 BASE = f"http://{ADDRESS}"
@@ -39,7 +45,7 @@ LAUNCH_ARGS = [
     "--disable-sync",
 ]
 
-INCIDENTS = [
+INCIDENTS: list[dict[str, Any]] = [
     {
         "title": "Hiring tool ranked women lower for engineering roles",
         "description": "A CV-screening model trained on ten years of past hires gave lower scores to CVs "
@@ -113,12 +119,8 @@ def seed() -> dict[str, str]:
                 title=data["title"], text=data["description"], date_occurred=data["date"], countries=data["countries"]
             )
             incident = services.incident_create_from_report(report=report, actor=user)
-            services.incident_set_tags(
-                incident=incident, actor=user, terms=[term(v, c) for v, c in data["tags"]]
-            )
-            services.incident_update(
-                incident=incident, actor=user, severity=term("oecd-severity", data["severity"])
-            )
+            services.incident_set_tags(incident=incident, actor=user, terms=[term(v, c) for v, c in data["tags"]])
+            services.incident_update(incident=incident, actor=user, severity=term("oecd-severity", data["severity"]))
             if data["entity"]:
                 name, kind, role = data["entity"]
                 services.incident_add_entity(incident=incident, actor=user, name=name, kind=kind, role=role)
@@ -156,7 +158,6 @@ def seed() -> dict[str, str]:
     draft = Incident.objects.filter(status=Incident.Status.DRAFT).get()
     published = Incident.objects.filter(title__startswith="Airline chatbot").get()
     return {
-        "status": queued.get_status_url(),
         "report": f"/moderation/reports/{queued.pk}/",
         "workspace": f"/moderation/incidents/{draft.pk}/",
         "incident": published.get_absolute_url(),
@@ -173,10 +174,51 @@ def wait_for_server() -> None:
     raise RuntimeError(f"runserver did not answer on {BASE}")
 
 
+def save(page: "Page", name: str, size: str, path: str | None = None) -> None:
+    if path is not None:
+        page.goto(path)
+    file = OUT / f"{name}-{size}.png"
+    page.screenshot(path=file, full_page=True)
+    print(file)
+
+
+def shoot_pages(page: "Page", size: str, urls: dict[str, str]) -> None:
+    save(page, "home", size, "/")
+    save(page, "report-empty", size, "/report/")
+    page.get_by_label("When did it happen?").fill("2999-01-01")
+    page.get_by_role("button", name="Send report").click()
+    page.wait_for_load_state()
+    save(page, "report-errors", size)
+    # A real submission, so the status page shows its thank-you message.
+    page.goto("/report/")
+    page.get_by_label("In one sentence, what happened?").fill("Delivery robot blocked a wheelchair user")
+    page.get_by_label("Tell us what happened").fill("The robot stopped on a narrow pavement and did not move.")
+    page.get_by_label("Loss of control").check()
+    page.get_by_label("I agree that Incident Commons may review this report").check()
+    page.get_by_role("button", name="Send report").click()
+    page.wait_for_url("**/report/status/**")
+    save(page, "status", size)
+    save(page, "incidents", size, "/incidents/?q=chatbot")
+    save(page, "incidents-all", size, "/incidents/")
+    save(page, "incident", size, urls["incident"])
+    save(page, "taxonomy", size, "/taxonomy/")
+    save(page, "login", size, "/accounts/login/")
+    page.get_by_label("Email").fill(MODERATOR[0])
+    page.get_by_label("Password").fill("wrong password")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+    save(page, "login-error", size)
+    page.get_by_label("Password").fill(MODERATOR[1])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{BASE}/")
+    save(page, "queue", size, "/moderation/")
+    save(page, "review", size, urls["report"])
+    save(page, "workspace", size, urls["workspace"])
+
+
 def shoot(urls: dict[str, str]) -> None:
     from playwright.sync_api import sync_playwright
 
-    sys.path.insert(0, str(ROOT))
     from tests.conftest import chromium_path
 
     OUT.mkdir(parents=True, exist_ok=True)
@@ -184,37 +226,7 @@ def shoot(urls: dict[str, str]) -> None:
         browser = playwright.chromium.launch(executable_path=chromium_path(), args=LAUNCH_ARGS)
         for size, width in WIDTHS.items():
             context = browser.new_context(base_url=BASE, viewport={"width": width, "height": 900})
-            page = context.new_page()
-
-            def save(name: str, path: str | None = None) -> None:
-                if path is not None:
-                    page.goto(path)
-                page.screenshot(path=OUT / f"{name}-{size}.png", full_page=True)
-                print(OUT / f"{name}-{size}.png")
-
-            save("home", "/")
-            save("report-empty", "/report/")
-            page.get_by_label("When did it happen?").fill("2999-01-01")
-            page.get_by_role("button", name="Send report").click()
-            page.wait_for_load_state()
-            save("report-errors")
-            save("status", urls["status"])
-            save("incidents", "/incidents/?q=chatbot")
-            save("incidents-all", "/incidents/")
-            save("incident", urls["incident"])
-            save("taxonomy", "/taxonomy/")
-            save("login", "/accounts/login/")
-            page.get_by_label("Email").fill(MODERATOR[0])
-            page.get_by_label("Password").fill("wrong password")
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_load_state()
-            save("login-error")
-            page.get_by_label("Password").fill(MODERATOR[1])
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(f"{BASE}/")
-            save("queue", "/moderation/")
-            save("review", urls["report"])
-            save("workspace", urls["workspace"])
+            shoot_pages(context.new_page(), size, urls)
             context.close()
         browser.close()
 

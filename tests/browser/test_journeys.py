@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 from incidents.models import Incident, Report
 from tests.factories import published_incident
 
-from .conftest import assert_no_reload, mark_page, sign_in, verified
+from .conftest import assert_no_reload, htmx_settled, mark_page, sign_in, verified
 
 # The live server needs a transactional database, which is emptied after each
 # test; serialized_rollback puts the migrated data (taxonomy terms, role groups,
@@ -76,6 +76,7 @@ def moderate_and_publish(page: Page, moderator) -> Incident:
     expect(page.get_by_text(f"Claimed by {moderator.email}")).to_be_visible()
     expect(page.locator("#report-actions .badge")).to_have_text("In review")
     assert_no_reload(page)
+    htmx_settled(page)
 
     # Opening an incident moves to its workspace (an htmx client redirect).
     page.get_by_role("button", name="Open a new incident from this report").click()
@@ -84,6 +85,7 @@ def moderate_and_publish(page: Page, moderator) -> Incident:
     workspace = page.locator("#workspace")
     expect(workspace.locator(".badge")).to_have_text("Draft")
     expect(workspace.get_by_text("Choose a severity.")).to_be_visible()
+    htmx_settled(page)
 
     mark_page(page)
     tags = workspace.locator(".tag-form")
@@ -93,11 +95,13 @@ def moderate_and_publish(page: Page, moderator) -> Incident:
     tags.get_by_label("Physical injury").check()
     tags.get_by_role("button", name="Save tags").click()
     expect(workspace.get_by_text("Tags saved.")).to_be_visible()
+    htmx_settled(page)
 
     workspace.get_by_label("Severity").select_option(label="Incident")
     workspace.get_by_role("button", name="Save details").click()
     expect(workspace.get_by_text("Changes saved.")).to_be_visible()
     expect(workspace.get_by_text("Ready to publish.")).to_be_visible()
+    htmx_settled(page)
 
     workspace.get_by_role("button", name="Publish", exact=True).click()
     expect(workspace.locator(".workspace-head .badge")).to_have_text("Published")
@@ -134,17 +138,21 @@ def find_and_read(page: Page, incident: Incident) -> None:
     expect(results.get_by_role("link", name=other.title)).to_have_count(0)
     expect(page).to_have_url(re.compile(r"[?&]q=chest"))
     assert_no_reload(page)
+    htmx_settled(page)
 
     page.get_by_label("Search").fill("")
     expect(results.get_by_role("status")).to_have_text("2 incidents found")
+    htmx_settled(page)
     page.get_by_label("Hazard category").select_option(label="— Bias")
     expect(results.get_by_role("status")).to_have_text("1 incident found")
     expect(results.get_by_role("link", name=TITLE)).to_be_visible()
     expect(page).to_have_url(re.compile(r"[?&]hazard=malfunction.bias"))
+    htmx_settled(page)
     page.get_by_label("Hazard category").select_option(label="— Harm to individuals through fake content")
     expect(results.get_by_role("link", name=other.title)).to_be_visible()
     expect(results.get_by_role("link", name=TITLE)).to_have_count(0)
     assert_no_reload(page)
+    htmx_settled(page)
 
     page.get_by_label("Hazard category").select_option(label="— Reliability issues")
     results.get_by_role("link", name=TITLE).click()
@@ -160,7 +168,7 @@ def find_and_read(page: Page, incident: Incident) -> None:
     cite = page.get_by_role("region", name="Cite this incident")
     expect(cite).to_contain_text(f"{incident.public_id}.")
     expect(cite).to_contain_text(f"/incidents/{incident.public_id}/")
-    # The submitter's e-mail, files and moderator notes never reach the public page.
+    # The evidence file stays private.
     expect(page.get_by_text("chatbot-answer.png")).to_have_count(0)
 
 
@@ -178,17 +186,22 @@ def test_report_form_shows_inline_errors_without_a_reload(page: Page):
 
     title = page.get_by_label("In one sentence, what happened?")
     title.fill("Something")
-    title.press("Tab")
+    # Leaving the field validates it; let that answer swap in before editing again.
+    with page.expect_response("**/report/validate/title/"):
+        title.press("Tab")
+    htmx_settled(page)
     title.fill("")
     title.press("Tab")
     expect(page.locator("#field-title .field-error")).to_contain_text("This field is required.")
     expect(page.locator("#field-title")).to_have_class(re.compile(r"\bhas-error\b"))
+    htmx_settled(page)
 
     tomorrow = timezone.localdate() + datetime.timedelta(days=1)
     date = page.get_by_label("When did it happen?")
     date.fill(tomorrow.isoformat())
     date.press("Tab")
     expect(page.locator("#field-date_occurred .field-error")).to_contain_text("That date is in the future")
+    htmx_settled(page)
 
     # Correcting a field clears its error, still without a reload.
     date = page.get_by_label("When did it happen?")

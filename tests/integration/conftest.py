@@ -19,7 +19,7 @@ def _database_url() -> str:
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db, tmp_path) -> Iterator[subprocess.Popen[str]]:
+def celery_worker_process(tmp_path) -> Iterator[subprocess.Popen[str]]:
     """A real Celery worker in its own process, on the test database and the real broker."""
     log = tmp_path / "worker.log"
     env = {

@@ -35,6 +35,9 @@ def test_websearch_syntax_excludes_words(client):
     assert [i.pk for i in response.context["page"].object_list] == [keep.pk]
 
 
+# The worker reads committed rows, so this test commits; serialized_rollback puts the
+# migrated taxonomy and groups back afterwards for the tests that follow.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_submitted_report_is_acknowledged_by_the_real_worker(client, celery_worker_process):
     assert not settings.CELERY_TASK_ALWAYS_EAGER, "this test needs a real broker, not in-process tasks"
     response = client.post(
