@@ -24,7 +24,9 @@ def _broker() -> dict[str, object]:
     from config.celery import app
 
     try:
-        with app.connection_for_write() as conn:
+        # Short timeouts: a broker that drops packets must not hang the health check.
+    options = {"socket_connect_timeout": 2, "socket_timeout": 2}
+    with app.connection_for_write(transport_options=options) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:  # any failure to connect means "not usable"
         return {"ok": False, "mode": "broker", "error": exc.__class__.__name__}

@@ -120,6 +120,10 @@ class IncidentFilter(django_filters.FilterSet):
         return queryset
 
     def ordered(self) -> QuerySet[Incident]:
+        if self.is_bound and not self.is_valid():
+            # A value that is no choice (``?country=S``) matches nothing; django-filter
+            # would otherwise drop that filter and list everything.
+            return self.queryset.none()
         qs = self.qs
         data = self.form.cleaned_data if self.form.is_valid() else {}
         sort = data.get("sort") or ("relevance" if data.get("q") else "-date")

@@ -191,6 +191,8 @@ def report_reject(*, report: Report, actor: Any, reason: str) -> Report:
 
 
 def report_attach(*, report: Report, incident: Incident, actor: Any) -> ReportIncidentLink:
+    """Link a report to an incident. The sender hears of it once the incident is
+    public: attaching to a draft keeps the report in review."""
     if incident.status == Incident.Status.MERGED and incident.merged_into_id:
         incident = Incident.objects.get(pk=incident.merged_into_id)
     with transaction.atomic():
@@ -200,8 +202,12 @@ def report_attach(*, report: Report, incident: Incident, actor: Any) -> ReportIn
             defaults={"method": ReportIncidentLink.Method.MODERATOR, "made_by": actor, "confirmed": True},
         )
         if created:
-            _set_report_status(report, Report.Status.ACCEPTED, claimed_by=None, claimed_at=None)
-            _report_event(report, actor=actor, action="linked", public=True, incident=incident.public_id)
+            if incident.is_published:
+                _set_report_status(report, Report.Status.ACCEPTED, claimed_by=None, claimed_at=None)
+                _report_event(report, actor=actor, action="published", public=True, incident=incident.public_id)
+            else:
+                _set_report_status(report, Report.Status.IN_REVIEW, claimed_by=None, claimed_at=None)
+                _report_event(report, actor=actor, action="linked", public=False, incident=incident.public_id)
             _revision(incident, actor, "report_linked", {"reports": [None, report.pk]})
             _touch(incident)
     return link
@@ -375,9 +381,12 @@ def incident_publish(*, incident: Incident, actor: Any) -> Incident:
         incident.modified = now
         incident.save(update_fields=["status", "published_at", "modified"])
         _revision(incident, actor, "published", {"status": [before, incident.status]})
-        for report in Report.objects.filter(links__incident=incident).exclude(status=Report.Status.ACCEPTED):
+        # Reports waiting on this incident are accepted, and their senders told (rejected ones stay rejected).
+        waiting = Report.objects.filter(links__incident=incident).exclude(
+            status__in=[Report.Status.ACCEPTED, Report.Status.REJECTED]
+        )
+        for report in waiting:
             _set_report_status(report, Report.Status.ACCEPTED)
-        for report in Report.objects.filter(links__incident=incident).exclude(contact_email=""):
             _report_event(report, actor=actor, action="published", public=True, incident=incident.public_id)
     return incident
 

@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -193,7 +193,10 @@ def attach_search(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def report_attach(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     report = get_report_for_moderator(pk)
-    incident = get_object_or_404(Incident, pk=request.POST.get("incident"))
+    incident_id = request.POST.get("incident", "")
+    if not incident_id.isdigit():
+        raise Http404
+    incident = get_object_or_404(Incident, pk=int(incident_id))
     try:
         _require_claim(request, report)
     except services.ClaimConflict as exc:

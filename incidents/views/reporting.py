@@ -9,7 +9,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_ratelimit.core import is_ratelimited
+from django_ratelimit.core import get_usage
 
 from config.http import HtmxHttpRequest
 
@@ -24,12 +24,18 @@ def _form_context(form: ReportForm) -> dict[str, object]:
 
 
 def _rate_limited(request: HtmxHttpRequest) -> bool:
-    """Anonymous submissions are limited per address; signed-in users are not."""
+    """Anonymous submissions are limited per address; signed-in users are not.
+    Only stored reports count (``_count_submission``), so correcting a form
+    never uses up the limit."""
     if request.user.is_authenticated:
         return False
-    return is_ratelimited(
-        request, group="report-submit", key="ip", rate=settings.REPORT_RATE_LIMIT, method="POST", increment=True
-    )
+    usage = get_usage(request, group="report-submit", key="ip", rate=settings.REPORT_RATE_LIMIT, increment=False)
+    return usage is not None and usage["count"] >= usage["limit"]
+
+
+def _count_submission(request: HtmxHttpRequest) -> None:
+    if not request.user.is_authenticated:
+        get_usage(request, group="report-submit", key="ip", rate=settings.REPORT_RATE_LIMIT, increment=True)
 
 
 @require_http_methods(["GET", "POST"])
@@ -69,6 +75,7 @@ def report_create(request: HtmxHttpRequest) -> HttpResponse:
                 for field, errors in exc.message_dict.items():
                     form.add_error(field if field in form.fields else None, errors)
             else:
+                _count_submission(request)
                 messages.success(
                     request,
                     _("Thank you. Your report was received. Keep the address of this page to follow it."),

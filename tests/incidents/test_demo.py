@@ -45,6 +45,7 @@ def test_seed_demo_loads_real_incidents_once(curated, capsys):
     assert not Tagging.objects.filter(incident__status=Incident.Status.DRAFT, incident__source_name="aiid").exists()
     assert Tagging.objects.filter(incident__in=published, source=Tagging.Source.CURATED).count() > len(curated)
     uber = incidents.get(external_id="4")
+    assert uber.severity is not None
     assert uber.severity.code == "serious-incident"
     assert uber.reports.count() >= 20
     assert uber.reports.filter(source_url__startswith="http").exists()

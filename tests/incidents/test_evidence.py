@@ -1,6 +1,7 @@
 """Evidence files: checked by size and by content, stored privately, served
 only to moderators."""
 
+import hashlib
 import io
 
 import pytest
@@ -10,6 +11,12 @@ from PIL import Image
 
 from incidents.evidence import evidence_check
 from incidents.services import report_submit
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 
 # The first bytes of a Windows executable.
 EXE_BYTES = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 2048
@@ -82,9 +89,12 @@ def evidence(db):
     return report.evidence.get()
 
 
-def test_submitted_evidence_is_stored_with_its_checksum(evidence):
+def test_submitted_evidence_is_stored_under_a_random_name_with_its_checksum(evidence):
     assert evidence.content_type == "image/png"
     assert evidence.original_name == "screenshot.png"
+    assert evidence.file.name.endswith(".png")
+    assert "screenshot" not in evidence.file.name
+    assert evidence.sha256 == hashlib.sha256(png_bytes()).hexdigest()
     assert evidence.size == len(png_bytes())
     with evidence.file.open("rb") as stored:
         assert stored.read() == png_bytes()
