@@ -23,10 +23,10 @@ def _broker() -> dict[str, object]:
         return {"ok": True, "mode": "in-process"}
     from config.celery import app
 
-    try:
-        # Short timeouts: a broker that drops packets must not hang the health check.
+    # Short timeouts: a broker that drops packets must not hang the health check.
     options = {"socket_connect_timeout": 2, "socket_timeout": 2}
-    with app.connection_for_write(transport_options=options) as conn:
+    try:
+        with app.connection_for_write(transport_options=options) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:  # any failure to connect means "not usable"
         return {"ok": False, "mode": "broker", "error": exc.__class__.__name__}
