@@ -50,8 +50,10 @@ def days_from_today(days: int) -> str:
 @pytest.fixture
 def eager_tasks(settings):
     """Run Celery tasks in the test process even where a broker is configured (CI)."""
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+    # Read Celery's own value before touching the settings: Celery loads its
+    # configuration lazily, and would otherwise keep the overridden value for good.
     before = celery_app.conf.task_always_eager
+    settings.CELERY_TASK_ALWAYS_EAGER = True
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = before

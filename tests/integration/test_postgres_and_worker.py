@@ -7,6 +7,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
+from config.celery import app as celery_app
 from incidents.models import Report
 from incidents.search import is_postgres
 
@@ -40,6 +41,7 @@ def test_websearch_syntax_excludes_words(client):
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_submitted_report_is_acknowledged_by_the_real_worker(client, celery_worker_process):
     assert not settings.CELERY_TASK_ALWAYS_EAGER, "this test needs a real broker, not in-process tasks"
+    assert not celery_app.conf.task_always_eager
     response = client.post(
         reverse("reporting:create"),
         {
