@@ -46,6 +46,7 @@ lint: check-python $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/python manage.py makemigrations --check --dry-run
 
 fmt: $(VENV)/.installed-dev
 	$(BIN)/ruff format .

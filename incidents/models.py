@@ -112,6 +112,7 @@ class Incident(models.Model):
         ordering = ["-date_occurred", "-pk"]
         verbose_name = _("incident")
         verbose_name_plural = _("incidents")
+        # The catalogue's default order has its own index on PostgreSQL (migration 0004).
         indexes = [models.Index(fields=["status", "-date_occurred"], name="incident_status_date")]
         constraints = [
             models.UniqueConstraint(

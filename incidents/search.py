@@ -39,10 +39,10 @@ def incident_search(queryset: QuerySet[Incident], q: str) -> QuerySet[Incident]:
     if is_postgres():
         query = SearchQuery(q, search_type="websearch", config=CONFIG)
         # The public id is not in the vector: "INC-2024-000012" finds its incident, as on SQLite.
-        return queryset.filter(Q(search_vector=query) | Q(public_id__iexact=q)).annotate(
+        return queryset.filter(Q(search_vector=query) | Q(public_id=q.upper())).annotate(
             rank=SearchRank(F("search_vector"), query)
         )
     condition = Q()
     for word in q.split()[:10]:
-        condition &= Q(title__icontains=word) | Q(description__icontains=word) | Q(public_id__iexact=word)
+        condition &= Q(title__icontains=word) | Q(description__icontains=word) | Q(public_id=word.upper())
     return queryset.filter(condition)
