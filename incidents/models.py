@@ -187,6 +187,8 @@ class Report(models.Model):
     title = models.CharField(_("title"), max_length=300)
     text = models.TextField(_("what happened"), blank=True)
     source_url = models.URLField(_("source link"), max_length=1000, blank=True)
+    # The source URL with tracking, AMP and mobile variants removed (incidents.dedup.urls).
+    canonical_url = models.CharField(max_length=1000, blank=True, db_index=True, editable=False)
     other_links = models.JSONField(_("other links"), default=list, blank=True)
     publisher = models.CharField(_("publisher"), max_length=200, blank=True)
     authors = models.CharField(_("authors"), max_length=500, blank=True)
@@ -344,3 +346,23 @@ class PublicIdCounter(models.Model):
 
     year = models.PositiveSmallIntegerField(primary_key=True)
     last = models.PositiveIntegerField(default=0)
+
+
+# Deduplication's tables live with the engine, in incidents/dedup/.
+from .dedup.models import DedupResult, PairVerdict  # noqa: E402
+
+__all__ = [
+    "DedupResult",
+    "Entity",
+    "EntityAlias",
+    "Evidence",
+    "Incident",
+    "IncidentEntity",
+    "PairVerdict",
+    "PublicIdCounter",
+    "Report",
+    "ReportEvent",
+    "ReportIncidentLink",
+    "Revision",
+    "Tagging",
+]

@@ -22,13 +22,17 @@ from django.utils.translation import gettext as _
 from taxonomy.models import Term
 
 from . import search, tasks
+from .dedup import index as dedup_index
+from .dedup.urls import canonical_url
 from .evidence import ALLOWED_TYPES, evidence_check
 from .models import (
+    DedupResult,
     Entity,
     EntityAlias,
     Evidence,
     Incident,
     IncidentEntity,
+    PairVerdict,
     PublicIdCounter,
     Report,
     ReportEvent,
@@ -109,6 +113,7 @@ def report_submit(
         source_name=source_name,
         external_id=external_id,
     )
+    report.canonical_url = canonical_url(report.source_url)
     if created is not None:
         report.created = report.modified = created
     report.full_clean()
@@ -134,6 +139,7 @@ def report_submit(
         )
         ReportEvent.objects.create(report=report, action="received", public=True)
         transaction.on_commit(lambda: tasks.report_received.delay(report.pk))
+        transaction.on_commit(lambda: tasks.dedup_report.delay(report.pk))
     return report
 
 
@@ -202,6 +208,7 @@ def report_attach(*, report: Report, incident: Incident, actor: Any) -> ReportIn
             defaults={"method": ReportIncidentLink.Method.MODERATOR, "made_by": actor, "confirmed": True},
         )
         if created:
+            dedup_index.index_report(report, incident.pk)
             if incident.is_published:
                 _set_report_status(report, Report.Status.ACCEPTED, claimed_by=None, claimed_at=None)
                 _report_event(report, actor=actor, action="published", public=True, incident=incident.public_id)
@@ -211,6 +218,97 @@ def report_attach(*, report: Report, incident: Incident, actor: Any) -> ReportIn
             _revision(incident, actor, "report_linked", {"reports": [None, report.pk]})
             _touch(incident)
     return link
+
+
+def report_link_auto(*, report: Report, incident_id: int, score: float) -> ReportIncidentLink:
+    """The deduplication engine links a report it is certain about. The link is
+    unconfirmed until a moderator confirms it, and can be undone."""
+    incident = Incident.objects.get(pk=incident_id)
+    if incident.status == Incident.Status.MERGED and incident.merged_into_id:
+        incident = Incident.objects.get(pk=incident.merged_into_id)
+    with transaction.atomic():
+        link, created = ReportIncidentLink.objects.get_or_create(
+            report=report,
+            incident=incident,
+            defaults={"method": ReportIncidentLink.Method.DEDUP, "score": score, "confirmed": False},
+        )
+        if created:
+            dedup_index.index_report(report, incident.pk)
+            ReportEvent.objects.create(
+                report=report, action="auto_linked", detail={"incident": incident.public_id, "score": score}
+            )
+    return link
+
+
+def link_undo(*, link: ReportIncidentLink, actor: Any) -> None:
+    """Undo an automatic (or any) link; remember the pair is not a duplicate."""
+    with transaction.atomic():
+        report, incident = link.report, link.incident
+        link.delete()
+        dedup_index.unindex_report(report, incident.pk)
+        PairVerdict.objects.update_or_create(
+            report=report, incident=incident, defaults={"verdict": PairVerdict.Verdict.DIFFERENT, "actor": actor}
+        )
+        ReportEvent.objects.create(
+            report=report, actor=actor, action="link_undone", detail={"incident": incident.public_id}
+        )
+        if report.status == Report.Status.ACCEPTED and not report.links.exists():
+            _set_report_status(report, Report.Status.IN_REVIEW)
+        _revision(incident, actor, "report_unlinked", {"reports": [report.pk, None]})
+        _touch(incident)
+
+
+def link_confirm(*, link: ReportIncidentLink, actor: Any) -> ReportIncidentLink:
+    """A moderator agrees with an automatic link."""
+    with transaction.atomic():
+        ReportIncidentLink.objects.filter(pk=link.pk).update(confirmed=True, made_by=actor)
+        link.refresh_from_db()
+        PairVerdict.objects.update_or_create(
+            report=link.report, incident=link.incident, defaults={"verdict": PairVerdict.Verdict.SAME, "actor": actor}
+        )
+        report = link.report
+        if link.incident.is_published:
+            _set_report_status(report, Report.Status.ACCEPTED, claimed_by=None, claimed_at=None)
+            _report_event(report, actor=actor, action="published", public=True, incident=link.incident.public_id)
+        else:
+            _report_event(report, actor=actor, action="linked", public=False, incident=link.incident.public_id)
+    return link
+
+
+def pair_mark_same(*, report: Report, incident: Incident, actor: Any) -> ReportIncidentLink:
+    """ "Same incident": attach the report and remember the verdict."""
+    with transaction.atomic():
+        existing = ReportIncidentLink.objects.filter(report=report, incident=incident).first()
+        if existing is not None:
+            return link_confirm(link=existing, actor=actor)
+        link = report_attach(report=report, incident=incident, actor=actor)
+        PairVerdict.objects.update_or_create(
+            report=report, incident=incident, defaults={"verdict": PairVerdict.Verdict.SAME, "actor": actor}
+        )
+    return link
+
+
+def pair_mark_different(*, report: Report, incident: Incident, actor: Any) -> PairVerdict:
+    """ "Not a duplicate": the pair is never suggested again."""
+    with transaction.atomic():
+        verdict, _created = PairVerdict.objects.update_or_create(
+            report=report, incident=incident, defaults={"verdict": PairVerdict.Verdict.DIFFERENT, "actor": actor}
+        )
+        ReportEvent.objects.create(
+            report=report, actor=actor, action="not_duplicate", detail={"incident": incident.public_id}
+        )
+        # Drop the pair from the stored suggestions so the queue stops showing it.
+        result = DedupResult.objects.filter(report=report).first()
+        if result is not None:
+            result.candidates = [c for c in result.candidates if c.get("incident") != incident.pk]
+            if result.incident_id == incident.pk:
+                best = result.candidates[0] if result.candidates else None
+                result.incident_id = best["incident"] if best else None
+                result.score = best["score"] if best else None
+                if best is None:
+                    result.decision = DedupResult.Decision.NEW
+            result.save()
+    return verdict
 
 
 # --- Incidents -------------------------------------------------------------

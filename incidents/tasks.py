@@ -4,9 +4,10 @@ it claims its work with a conditional update before doing it."""
 import datetime
 import logging
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import InterfaceError, OperationalError
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -54,6 +55,28 @@ def report_status_notify(event_id: int) -> str:
         recipient_list=[report.contact_email],
     )
     return "notified"
+
+
+# Worth retrying: the database or the broker was briefly away, or a lock timed out.
+TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=5, time_limit=120, soft_time_limit=100)
+def dedup_report(self: Task, report_id: int) -> str:
+    """Match a new report against the catalogue (incidents.dedup.pipeline)."""
+    from .dedup.pipeline import dedup_fail, dedup_run
+
+    try:
+        result = dedup_run(report_id)
+    except TRANSIENT as exc:
+        if self.request.retries >= self.max_retries:
+            dedup_fail(report_id, f"gave up after {self.max_retries} retries: {exc!r}")
+            raise
+        raise self.retry(exc=exc, countdown=min(2 ** (self.request.retries + 1), 60)) from exc
+    except Exception as exc:  # a bug or bad data: record it, do not retry forever
+        dedup_fail(report_id, repr(exc))
+        raise
+    return result.decision if result else "missing"
 
 
 @shared_task

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from incidents import services
 from incidents.models import (
+    DedupResult,
     Entity,
     EntityAlias,
     Evidence,
@@ -50,9 +51,10 @@ def test_submit_stores_the_report_with_a_public_received_event(django_capture_on
     assert report.title == "A chatbot lied"
     assert report.status == Report.Status.RECEIVED
     assert [(e.action, e.public) for e in report.events.all()] == [("received", True)]
-    # The acknowledgement is queued for after the commit, not sent inside the transaction.
-    assert len(callbacks) == 1
+    # The acknowledgement and the deduplication are queued for after the commit, not run inside it.
+    assert len(callbacks) == 2
     assert report.acknowledged_at is None
+    assert not DedupResult.objects.filter(report=report).exists()
 
 
 def test_submit_refuses_a_title_that_is_too_long():

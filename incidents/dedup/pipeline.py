@@ -1,0 +1,60 @@
+"""Run the engine for one report and apply its decision. Called by the Celery
+task ``incidents.tasks.dedup_report``; safe to run twice or after a crash:
+the result and the link are written in one transaction, and a finished result
+of the current engine version is not redone."""
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from incidents import services
+from incidents.models import DedupResult, PairVerdict, Report
+
+from . import engine
+
+logger = logging.getLogger(__name__)
+
+
+def dedup_run(report_id: int) -> DedupResult | None:
+    report = Report.objects.filter(pk=report_id).first()
+    if report is None:
+        return None  # deleted since it was queued
+    result, _created = DedupResult.objects.get_or_create(report=report)
+    if result.state == DedupResult.State.DONE and result.engine_version == engine.ENGINE_VERSION:
+        return result
+    DedupResult.objects.filter(pk=result.pk).update(attempts=result.attempts + 1)
+    excluded = set(
+        PairVerdict.objects.filter(report=report, verdict=PairVerdict.Verdict.DIFFERENT).values_list(
+            "incident_id", flat=True
+        )
+    )
+    match = engine.match_report(report, exclude_incident_ids=excluded)
+    with transaction.atomic():
+        result = DedupResult.objects.select_for_update().get(pk=result.pk)
+        if result.state == DedupResult.State.DONE and result.engine_version == engine.ENGINE_VERSION:
+            return result  # another run finished first
+        best = match.candidates[0] if match.candidates else None
+        result.decision = match.decision
+        result.incident_id = best.incident_id if best else None
+        result.score = best.score if best else None
+        result.candidates = [
+            {"incident": c.incident_id, "score": round(c.score, 4), "reasons": c.reasons} for c in match.candidates
+        ]
+        result.engine_version = engine.ENGINE_VERSION
+        result.state = DedupResult.State.DONE
+        result.error = ""
+        result.finished = timezone.now()
+        result.save()
+        if match.decision == DedupResult.Decision.AUTO_LINK and best is not None and not report.links.exists():
+            services.report_link_auto(report=report, incident_id=best.incident_id, score=best.score)
+    return result
+
+
+def dedup_fail(report_id: int, error: str) -> None:
+    """Record a permanent failure on the report's result, for staff to see."""
+    DedupResult.objects.update_or_create(
+        report_id=report_id,
+        defaults={"state": DedupResult.State.FAILED, "error": error[:4000], "finished": timezone.now()},
+    )
+    logger.error("deduplication of report %s failed: %s", report_id, error)
