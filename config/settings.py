@@ -135,6 +135,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# With acks_late, a task whose worker died is handed to another worker once this
+# many seconds have passed without an acknowledgement (Redis transport).
+_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": _VISIBILITY_TIMEOUT,
+    # How often abandoned messages are looked for: about interval x throttle seconds.
+    "unacked_restore_interval": max(1, min(10, _VISIBILITY_TIMEOUT // 3)),
+    "unacked_restore_throttle": 1 if _VISIBILITY_TIMEOUT < 60 else 10,
+}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "release-stale-claims": {
@@ -228,6 +237,15 @@ REPORT_RATE_LIMIT = os.environ.get("REPORT_RATE_LIMIT", "5/h")
 CLAIM_TIMEOUT_MINUTES = int(os.environ.get("CLAIM_TIMEOUT_MINUTES", "120"))
 # Behind a proxy, the client address comes from X-Forwarded-For (set by the proxy).
 RATELIMIT_IP_META_KEY = os.environ.get("RATELIMIT_IP_META_KEY") or None
+
+# --- Deduplication (incidents/dedup, docs/dedup.md) ---------------------------
+# The engine's scores are probabilities that a report describes a candidate
+# incident (a logistic model fitted on the dev data). At or above the first a
+# report is linked automatically (a moderator can undo it); at or above the
+# second it is put to a moderator as a possible duplicate. Defaults measured on
+# dev splits by incident: see docs/benchmarks.md.
+DEDUP_AUTO_LINK_THRESHOLD = float(os.environ.get("DEDUP_AUTO_LINK_THRESHOLD", "0.9"))
+DEDUP_SUGGEST_THRESHOLD = float(os.environ.get("DEDUP_SUGGEST_THRESHOLD", "0.3"))
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

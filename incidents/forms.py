@@ -129,6 +129,8 @@ class ReportForm(forms.Form):
         ),
         error_messages={"required": _("Please agree, so that we may use your report.")},
     )
+    # Set when the person picked one of the similar published incidents shown while typing.
+    same_as = forms.CharField(required=False, max_length=20, widget=forms.HiddenInput)
     # Honeypot: hidden from people, filled in by bots.
     website = forms.CharField(required=False, label=_("Leave this empty"))
 
@@ -157,6 +159,12 @@ class ReportForm(forms.Form):
         if len(lines) > 20:
             raise ValidationError(_("Give at most 20 links."))
         return lines
+
+    def clean_same_as(self) -> Incident | None:
+        public_id = self.cleaned_data.get("same_as", "").strip().upper()
+        if not public_id:
+            return None
+        return Incident.objects.filter(public_id=public_id, status=Incident.Status.PUBLISHED).first()
 
     def clean_website(self) -> str:
         if self.cleaned_data.get("website"):

@@ -341,6 +341,61 @@ class ReportEvent(models.Model):
         ordering = ["created", "pk"]
 
 
+class MergeRecord(models.Model):
+    """One incident merged into another, with exactly what the merge moved or
+    added, so ``incident_unmerge`` can put everything back.
+
+    ``moved`` (written by ``incidents.services.incident_merge``)::
+
+        {
+          "version": 1,
+          "source_status": "published",        # the source's status before the merge
+          "links_moved": [link, ...],          # source links re-pointed to the target (same row id)
+          "links_dropped": [link, ...],        # source links deleted: the target already had the report
+          "taggings_added": [id, ...],         # Tagging rows created on the target (copies of the source's)
+          "taggings_present": [term_id, ...],  # source terms the target already had
+          "taggings_skipped": [term_id, ...],  # source terms of one-term vocabularies the target already uses
+          "entities_added": [id, ...],         # IncidentEntity rows created on the target
+          "entities_present": [[entity_id, role], ...],
+          "report_status": {"<report id>": ["in_review", "accepted"]},  # statuses the merge changed
+        }
+
+    where ``link`` is ``{"id", "report", "method", "made_by", "score", "confirmed",
+    "created"}`` as the source's row was, plus ``"target_link"`` (the target's row
+    kept) for a dropped link. The source's own taggings and entity links are never
+    touched; entities and their aliases are shared rows, so nothing is copied per alias.
+    """
+
+    source = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="merges_out")
+    target = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="merges_in")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(default=timezone.now)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    moved = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-created", "-pk"]
+        constraints = [
+            # An incident is merged into at most one other at a time.
+            models.UniqueConstraint(
+                fields=["source"], condition=models.Q(undone_at__isnull=True), name="merge_one_active_per_source"
+            ),
+            models.CheckConstraint(condition=~models.Q(source=models.F("target")), name="merge_not_into_itself"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} → {self.target_id}"
+
+    @property
+    def is_undone(self) -> bool:
+        return self.undone_at is not None
+
+
 class PublicIdCounter(models.Model):
     """Next number of INC-YYYY-NNNNNN per year; rows are locked while used."""
 
@@ -358,6 +413,7 @@ __all__ = [
     "Evidence",
     "Incident",
     "IncidentEntity",
+    "MergeRecord",
     "PairVerdict",
     "PublicIdCounter",
     "Report",

@@ -59,6 +59,23 @@ def incident_get_public(public_id: str) -> Incident | None:
     return incident
 
 
+# How far a chain of merges (A into B, later B into C) is followed.
+MERGE_CHAIN_LIMIT = 10
+
+
+def incident_follow_merges(incident: Incident) -> Incident:
+    """The incident that ``incident`` ended up merged into (itself if it is not merged).
+    Each step is read from the database, so a stale ``merged_into`` cannot mislead."""
+    for _step in range(MERGE_CHAIN_LIMIT):
+        if incident.status != Incident.Status.MERGED or incident.merged_into_id is None:
+            break
+        following = Incident.objects.filter(pk=incident.merged_into_id).first()
+        if following is None:
+            break
+        incident = following
+    return incident
+
+
 def incident_tags_by_vocabulary(incident: Incident) -> dict[str, list[Term]]:
     grouped: dict[str, list[Term]] = {}
     for tagging in incident.taggings.all():
@@ -97,7 +114,7 @@ def vocabularies_for_display() -> QuerySet[Vocabulary]:
 
 def report_queue(*, status: str = "", channel: str = "", age: str = "", mine_user: Any = None) -> QuerySet[Report]:
     """The moderation queue, oldest first, with what each row shows."""
-    qs = Report.objects.select_related("claimed_by").annotate(
+    qs = Report.objects.select_related("claimed_by", "dedup__incident").annotate(
         evidence_count=Count("evidence", distinct=True),
         has_incident=Exists(ReportIncidentLink.objects.filter(report=OuterRef("pk"))),
     )
@@ -143,3 +160,31 @@ def incident_search_for_attach(q: str) -> QuerySet[Incident]:
     for word in q.split()[:8]:
         words &= Q(title__icontains=word)
     return qs.filter(condition | words).order_by("-modified")[:10]
+
+
+def report_duplicate_candidates(report: Report) -> list[dict[str, Any]]:
+    """The engine's candidates for a report, with their incidents, in two queries.
+    Pairs a moderator called "not a duplicate" are left out."""
+    from .models import DedupResult, PairVerdict
+
+    result = DedupResult.objects.filter(report=report).first()
+    if result is None or not result.candidates:
+        return []
+    different = set(
+        PairVerdict.objects.filter(report=report, verdict=PairVerdict.Verdict.DIFFERENT).values_list(
+            "incident_id", flat=True
+        )
+    )
+    ids = [c["incident"] for c in result.candidates if c["incident"] not in different]
+    incidents = Incident.objects.in_bulk(ids)
+    linked = set(report.links.values_list("incident_id", flat=True))
+    return [
+        {
+            "incident": incidents[c["incident"]],
+            "score": c["score"],
+            "reasons": c.get("reasons", {}),
+            "linked": c["incident"] in linked,
+        }
+        for c in result.candidates
+        if c["incident"] in incidents
+    ]

@@ -8,8 +8,10 @@ by channel. Changes to incidents are recorded as revisions.
 import datetime
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
@@ -32,6 +34,7 @@ from .models import (
     Evidence,
     Incident,
     IncidentEntity,
+    MergeRecord,
     PairVerdict,
     PublicIdCounter,
     Report,
@@ -41,6 +44,7 @@ from .models import (
     Tagging,
     normalise_alias,
 )
+from .selectors import incident_follow_merges
 from .text import render_markdown
 
 User = AbstractBaseUser
@@ -90,6 +94,7 @@ def report_submit(
     source_name: str = "",
     external_id: str = "",
     created: datetime.datetime | None = None,
+    same_as: Incident | None = None,
 ) -> Report:
     """Validate and store one report with its evidence; enqueue the follow-up."""
     checked = [(upload, *evidence_check(upload)) for upload in evidence_files]
@@ -138,6 +143,11 @@ def report_submit(
             ]
         )
         ReportEvent.objects.create(report=report, action="received", public=True)
+        if same_as is not None:
+            # The sender's own pick among the similar incidents shown: a hint for moderators.
+            ReportEvent.objects.create(
+                report=report, action="sender_says_same_as", detail={"incident": same_as.public_id}
+            )
         transaction.on_commit(lambda: tasks.report_received.delay(report.pk))
         transaction.on_commit(lambda: tasks.dedup_report.delay(report.pk))
     return report
@@ -199,8 +209,7 @@ def report_reject(*, report: Report, actor: Any, reason: str) -> Report:
 def report_attach(*, report: Report, incident: Incident, actor: Any) -> ReportIncidentLink:
     """Link a report to an incident. The sender hears of it once the incident is
     public: attaching to a draft keeps the report in review."""
-    if incident.status == Incident.Status.MERGED and incident.merged_into_id:
-        incident = Incident.objects.get(pk=incident.merged_into_id)
+    incident = incident_follow_merges(incident)
     with transaction.atomic():
         link, created = ReportIncidentLink.objects.get_or_create(
             report=report,
@@ -224,8 +233,7 @@ def report_link_auto(*, report: Report, incident_id: int, score: float) -> Repor
     """The deduplication engine links a report it is certain about. The link is
     unconfirmed until a moderator confirms it, and can be undone."""
     incident = Incident.objects.get(pk=incident_id)
-    if incident.status == Incident.Status.MERGED and incident.merged_into_id:
-        incident = Incident.objects.get(pk=incident.merged_into_id)
+    incident = incident_follow_merges(incident)
     with transaction.atomic():
         link, created = ReportIncidentLink.objects.get_or_create(
             report=report,
@@ -450,6 +458,8 @@ def incident_set_tags(*, incident: Incident, actor: Any, terms: Iterable[Term]) 
 
 def incident_publish_problems(incident: Incident) -> list[str]:
     """What stops an incident from being published, in a moderator's words."""
+    if incident.status == Incident.Status.MERGED:
+        return [_("This incident is merged into another one: undo the merge first.")]
     problems = []
     codes = list(incident.taggings.values_list("term__vocabulary__code", "term__code"))
     if not any(v == "iasr-2025" and "." in c for v, c in codes):
@@ -493,6 +503,8 @@ def incident_withdraw(*, incident: Incident, actor: Any, reason: str) -> Inciden
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": _("Say why the incident is withdrawn.")})
+    if incident.status == Incident.Status.MERGED:
+        raise ValidationError({"reason": _("This incident is merged into another one: undo the merge first.")})
     with transaction.atomic():
         before = incident.status
         incident.status = Incident.Status.WITHDRAWN
@@ -552,3 +564,330 @@ def incident_remove_entity(*, incident: Incident, actor: Any, link_id: int) -> N
         link.delete()
         _revision(incident, actor, "entity_removed", {"entities": [f"{link.entity.name} ({link.role})", None]})
         _touch(incident)
+
+
+# --- Merging ---------------------------------------------------------------
+#
+# Merging moves the source's report links to the target (same rows, re-pointed)
+# and copies onto the target the tags and entity links it lacks; the source's
+# own tags and entity links are left as they are. ``MergeRecord.moved`` lists
+# exactly what changed, so ``incident_unmerge`` puts it all back. See the
+# docstring of ``MergeRecord`` for the snapshot's format.
+
+MERGE_SNAPSHOT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class MergePlan:
+    """What merging ``source`` into ``target`` would do (shown before confirming)."""
+
+    source: Incident
+    target: Incident
+    # The source's links that move to the target.
+    links_moved: list[ReportIncidentLink]
+    # (the source's link, the target's link kept) for reports the target already has.
+    links_dropped: list[tuple[ReportIncidentLink, ReportIncidentLink]]
+    # The source's taggings copied to the target; those whose term the target has;
+    # those of a one-term vocabulary (autonomy, ...) the target already has a term of.
+    taggings_added: list[Tagging]
+    taggings_present: list[Tagging]
+    taggings_skipped: list[Tagging]
+    entities_added: list[IncidentEntity]
+    entities_present: list[IncidentEntity]
+
+    @property
+    def report_count(self) -> int:
+        return len(self.links_moved) + len(self.links_dropped)
+
+
+def incident_merge_problems(*, source: Incident, target: Incident) -> list[str]:
+    """Why ``source`` cannot be merged into ``target``, in a moderator's words (empty if it can)."""
+    if source.pk == target.pk:
+        return [_("An incident cannot be merged into itself.")]
+    ids = {"source": source.public_id, "target": target.public_id}
+    problems = []
+    if source.status == Incident.Status.MERGED:
+        problems.append(_("%(source)s is already merged into another incident.") % ids)
+    if target.status == Incident.Status.MERGED:
+        problems.append(_("%(target)s is itself merged into another incident: merge into that one instead.") % ids)
+    if target.status == Incident.Status.WITHDRAWN:
+        problems.append(_("%(target)s is withdrawn: it cannot take in another incident.") % ids)
+    if source.status == Incident.Status.PUBLISHED and target.status == Incident.Status.DRAFT:
+        problems.append(
+            _(
+                "%(source)s is published and %(target)s is a draft: publish %(target)s first, "
+                "so that the address of %(source)s leads to a public page."
+            )
+            % ids
+        )
+    return problems
+
+
+def incident_merge_plan(*, source: Incident, target: Incident) -> MergePlan:
+    """What a merge would move, in six queries however many rows there are."""
+    target_links = {link.report_id: link for link in target.links.all()}
+    links_moved, links_dropped = [], []
+    for link in source.links.select_related("report").order_by("pk"):
+        kept = target_links.get(link.report_id)
+        if kept is None:
+            links_moved.append(link)
+        else:
+            links_dropped.append((link, kept))
+    target_tags = list(target.taggings.select_related("term__vocabulary"))
+    target_terms = {t.term_id for t in target_tags}
+    single_vocabularies = {t.term.vocabulary_id for t in target_tags if not t.term.vocabulary.multiple}
+    added, present, skipped = [], [], []
+    for tagging in source.taggings.select_related("term__vocabulary").order_by("pk"):
+        if tagging.term_id in target_terms:
+            present.append(tagging)
+        elif not tagging.term.vocabulary.multiple and tagging.term.vocabulary_id in single_vocabularies:
+            skipped.append(tagging)
+        else:
+            added.append(tagging)
+    target_entities = set(target.entity_links.values_list("entity_id", "role"))
+    entities_added, entities_present = [], []
+    for entity_link in source.entity_links.select_related("entity").order_by("pk"):
+        if (entity_link.entity_id, entity_link.role) in target_entities:
+            entities_present.append(entity_link)
+        else:
+            entities_added.append(entity_link)
+    return MergePlan(
+        source=source,
+        target=target,
+        links_moved=links_moved,
+        links_dropped=links_dropped,
+        taggings_added=added,
+        taggings_present=present,
+        taggings_skipped=skipped,
+        entities_added=entities_added,
+        entities_present=entities_present,
+    )
+
+
+def _user_or_none(actor: Any) -> Any:
+    return actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+
+
+def _lock_pair(first: Incident, second: Incident) -> tuple[Incident, Incident]:
+    """Fresh, row-locked copies of two incidents (locked in pk order, so two merges cannot deadlock)."""
+    rows = {
+        row.pk: row for row in Incident.objects.select_for_update().filter(pk__in=[first.pk, second.pk]).order_by("pk")
+    }
+    return rows[first.pk], rows[second.pk]
+
+
+def _link_snapshot(link: ReportIncidentLink) -> dict[str, Any]:
+    return {
+        "id": link.pk,
+        "report": link.report_id,
+        "method": link.method,
+        "made_by": link.made_by_id,
+        "score": link.score,
+        "confirmed": link.confirmed,
+        "created": link.created.isoformat(),
+    }
+
+
+def incident_merge(*, source: Incident, target: Incident, actor: Any) -> MergeRecord:
+    """Merge ``source`` into ``target``: its reports, tags and entities (with all their
+    aliases) end up on the target, its address redirects there, and the merge is
+    recorded so ``incident_unmerge`` can undo it exactly. Reports are never deleted."""
+    given_source, given_target = source, target
+    with transaction.atomic():
+        source, target = _lock_pair(source, target)
+        problems = incident_merge_problems(source=source, target=target)
+        if problems:
+            raise ValidationError(problems)
+        plan = incident_merge_plan(source=source, target=target)
+        now = timezone.now()
+        actor = _user_or_none(actor)
+
+        ReportIncidentLink.objects.filter(pk__in=[link.pk for link in plan.links_moved]).update(incident=target)
+        ReportIncidentLink.objects.filter(pk__in=[link.pk for link, _kept in plan.links_dropped]).delete()
+        taggings = Tagging.objects.bulk_create(
+            [
+                Tagging(
+                    incident=target, term_id=t.term_id, source=t.source, tagged_by_id=t.tagged_by_id, created=t.created
+                )
+                for t in plan.taggings_added
+            ]
+        )
+        entity_links = IncidentEntity.objects.bulk_create(
+            [IncidentEntity(incident=target, entity_id=e.entity_id, role=e.role) for e in plan.entities_added]
+        )
+
+        # Reports now supporting a published incident are accepted, as publishing does
+        # (unconfirmed automatic links wait for a moderator; rejected reports stay rejected).
+        report_status: dict[str, list[str]] = {}
+        if target.is_published:
+            for link in plan.links_moved:
+                report = link.report
+                if link.confirmed and report.status not in (Report.Status.ACCEPTED, Report.Status.REJECTED):
+                    report_status[str(report.pk)] = [report.status, Report.Status.ACCEPTED]
+                    _set_report_status(report, Report.Status.ACCEPTED)
+                    _report_event(report, actor=actor, action="published", public=True, incident=target.public_id)
+        reports = [link.report for link in plan.links_moved] + [link.report for link, _kept in plan.links_dropped]
+        ReportEvent.objects.bulk_create(
+            [
+                ReportEvent(
+                    report=report,
+                    actor=actor,
+                    action="incident_merged",
+                    detail={"incident": source.public_id, "into": target.public_id},
+                )
+                for report in reports
+            ]
+        )
+
+        prior_status = source.status
+        Incident.objects.filter(pk=source.pk).update(status=Incident.Status.MERGED, merged_into=target, modified=now)
+        Incident.objects.filter(pk=target.pk).update(modified=now)
+        source.status, source.merged_into, source.modified = Incident.Status.MERGED, target, now
+        target.modified = now
+        _revision(
+            source,
+            actor,
+            "merged_into",
+            {"status": [prior_status, source.status], "merged_into": [None, target.public_id]},
+        )
+        _revision(
+            target,
+            actor,
+            "merged_from",
+            {"merged_from": [None, source.public_id], "reports": [None, sorted(r.pk for r in reports)]},
+        )
+
+        record = MergeRecord.objects.create(
+            source=source,
+            target=target,
+            actor=actor,
+            created=now,
+            moved={
+                "version": MERGE_SNAPSHOT_VERSION,
+                "source_status": prior_status,
+                "links_moved": [_link_snapshot(link) for link in plan.links_moved],
+                "links_dropped": [
+                    {**_link_snapshot(link), "target_link": kept.pk} for link, kept in plan.links_dropped
+                ],
+                "taggings_added": [t.pk for t in taggings],
+                "taggings_present": [t.term_id for t in plan.taggings_present],
+                "taggings_skipped": [t.term_id for t in plan.taggings_skipped],
+                "entities_added": [e.pk for e in entity_links],
+                "entities_present": [[e.entity_id, e.role] for e in plan.entities_present],
+                "report_status": report_status,
+            },
+        )
+
+        # The links have moved: the source's index entry empties, the target's grows.
+        for report in reports:
+            dedup_index.unindex_report(report, source.pk)
+        for report in reports:
+            dedup_index.index_report(report, target.pk)
+    given_source.status, given_source.merged_into, given_source.modified = source.status, target, now
+    given_target.modified = now
+    return record
+
+
+def incident_unmerge(*, record: MergeRecord, actor: Any) -> Incident:
+    """Undo a merge exactly: the source gets back its links (the same rows, with their
+    original data), its status and its address; what the merge added to the target
+    is removed. Refused if already undone, or if either incident has moved on since
+    (the source is no longer merged into the target, or the target was merged away)."""
+    with transaction.atomic():
+        given_record = record
+        record = MergeRecord.objects.select_for_update().get(pk=record.pk)
+        source, target = _lock_pair(record.source, record.target)
+        ids = {"source": source.public_id, "target": target.public_id}
+        if record.undone_at is not None:
+            raise ValidationError(_("This merge of %(source)s into %(target)s was already undone.") % ids)
+        if source.status != Incident.Status.MERGED or source.merged_into_id != target.pk:
+            raise ValidationError(_("%(source)s is no longer merged into %(target)s.") % ids)
+        if target.status == Incident.Status.MERGED:
+            raise ValidationError(
+                _("%(target)s has since been merged into another incident: undo that merge first.") % ids
+            )
+        moved = record.moved
+        now = timezone.now()
+        actor = _user_or_none(actor)
+
+        back = moved["links_moved"] + moved["links_dropped"]
+        report_ids = {data["report"] for data in back}
+        reports = Report.objects.in_bulk(report_ids)
+        users = set(
+            get_user_model()
+            .objects.filter(pk__in={d["made_by"] for d in back if d["made_by"]})
+            .values_list("pk", flat=True)
+        )
+        on_source = set(source.links.values_list("report_id", flat=True))
+        rows = ReportIncidentLink.objects.in_bulk([data["id"] for data in back])
+        returned: list[Report] = []
+        for data in back:
+            report = reports.get(data["report"])
+            if report is None or report.pk in on_source:
+                continue
+            original = {
+                "incident": source,
+                "report": report,
+                "method": data["method"],
+                "made_by_id": data["made_by"] if data["made_by"] in users else None,
+                "score": data["score"],
+                "confirmed": data["confirmed"],
+                "created": datetime.datetime.fromisoformat(data["created"]),
+            }
+            row = rows.get(data["id"])
+            if row is None:
+                # Dropped by the merge, or unlinked from the target since: made again, under its old id.
+                ReportIncidentLink.objects.create(pk=data["id"], **original)
+            elif row.incident_id == target.pk:
+                ReportIncidentLink.objects.filter(pk=row.pk).update(**original)
+            else:
+                raise ValidationError(
+                    _("A report of %(source)s has since been moved to another incident; it cannot be undone here.")
+                    % ids
+                )
+            returned.append(report)
+
+        for report_id, (before, after) in moved["report_status"].items():
+            # Only if nothing changed the report's status since.
+            Report.objects.filter(pk=int(report_id), status=after).update(status=before, modified=now)
+
+        Tagging.objects.filter(pk__in=moved["taggings_added"], incident=target).delete()
+        IncidentEntity.objects.filter(pk__in=moved["entities_added"], incident=target).delete()
+
+        Incident.objects.filter(pk=source.pk).update(status=moved["source_status"], merged_into=None, modified=now)
+        Incident.objects.filter(pk=target.pk).update(modified=now)
+        source.status, source.merged_into, source.modified = moved["source_status"], None, now
+        _revision(
+            source,
+            actor,
+            "merge_undone",
+            {"status": [Incident.Status.MERGED, source.status], "merged_into": [target.public_id, None]},
+        )
+        _revision(
+            target,
+            actor,
+            "merge_undone",
+            {"merged_from": [source.public_id, None], "reports": [sorted(r.pk for r in returned), None]},
+        )
+        ReportEvent.objects.bulk_create(
+            [
+                ReportEvent(
+                    report=report,
+                    actor=actor,
+                    action="incident_unmerged",
+                    detail={"incident": source.public_id, "from": target.public_id},
+                )
+                for report in returned
+            ]
+        )
+        record.undone_at, record.undone_by = now, actor
+        record.save(update_fields=["undone_at", "undone_by"])
+
+        kept_on_target = set(target.links.values_list("report_id", flat=True))
+        for report in returned:
+            if report.pk not in kept_on_target:
+                dedup_index.unindex_report(report, target.pk)
+        for report in returned:
+            dedup_index.index_report(report, source.pk)
+    given_record.undone_at, given_record.undone_by = record.undone_at, record.undone_by
+    return source

@@ -69,7 +69,7 @@ def dedup_report(self: Task, report_id: int) -> str:
     try:
         result = dedup_run(report_id)
     except TRANSIENT as exc:
-        if self.request.retries >= self.max_retries:
+        if self.request.retries >= (self.max_retries or 0):
             dedup_fail(report_id, f"gave up after {self.max_retries} retries: {exc!r}")
             raise
         raise self.retry(exc=exc, countdown=min(2 ** (self.request.retries + 1), 60)) from exc

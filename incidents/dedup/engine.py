@@ -1,12 +1,61 @@
-"""Placeholder until the engine lands: every report looks new."""
+"""Match a report against the catalogue: candidates from the index, scored by signals.
 
+1. The report's features (``index.report_features``): words and phrases, the
+   entities it names, its canonical address, date and embedding.
+2. Candidates: incidents sharing its rarest terms (one grouped query on the
+   postings, at most ``index.MAX_POSTINGS`` rows per term), plus incidents with a
+   report at the same canonical address (one indexed query).
+3. Each of at most ``MAX_SCORED`` candidates is scored from the features stored
+   for it (one query for all): text similarity (idf-weighted cosine), semantic
+   similarity, date gap, shared entities, same address, same publisher. A
+   logistic model whose weights were fitted on the dev data
+   (``benchmarks/_dedup_fit.py``) turns them into a probability, so the
+   thresholds in settings read as "how sure".
+
+Moderators' "not a duplicate" verdicts come in as ``exclude_incident_ids``
+and are never returned. See docs/dedup.md.
+"""
+
+import datetime
+import math
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from incidents.models import Incident, Report
+from django.conf import settings
+from django.db import connection
 
-ENGINE_VERSION = "placeholder"
+from incidents.models import Incident, Report, ReportIncidentLink
+
+from . import embedding, index
+from .index_models import DedupIncident, DedupPosting, DedupTerm
+from .text import phrase_text
+
+ENGINE_VERSION = "2026.11-1"
+MAX_CANDIDATES = 10
+# Incidents fetched from the postings, and scored in Python.
+MAX_FETCHED = 200
+MAX_SCORED = 100
+# Rarest terms of the report used to look up candidates.
+MAX_LOOKUP_TERMS = 40
+# Added to an incident's report count in the candidate ranking's length normalisation.
+SIZE_PRIOR = 1.0
+
+# Logistic weights over the signals; fitted by benchmarks/_dedup_fit.py on dev splits by incident.
+WEIGHTS: dict[str, float] = {
+    "bias": 0.31,
+    "text_max": 7.281,
+    "coverage": 9.025,
+    "semantic_max": -2.264,
+    "semantic_mean": 11.071,
+    "log_gap": -0.756,
+    "entities": -0.036,
+    # Not fitted: the same article is certain (the dev data has too few such pairs to learn it).
+    "same_url": 12.0,
+    "same_domain": 0.444,
+    # Max-over-reports similarities grow with an incident's size; this takes that back.
+    "log_reports": -5.417,
+}
 
 
 @dataclass(frozen=True)
@@ -22,9 +71,168 @@ class Match:
     decision: str
 
 
+def decide(score: float | None) -> str:
+    if score is not None and score >= settings.DEDUP_AUTO_LINK_THRESHOLD:
+        return "auto_link"
+    if score is not None and score >= settings.DEDUP_SUGGEST_THRESHOLD:
+        return "suggest"
+    return "new"
+
+
+def _days(value: str | None) -> datetime.date | None:
+    return datetime.date.fromisoformat(value) if value else None
+
+
+def _gap(day: datetime.date | None, features: dict[str, Any]) -> int | None:
+    """Days between ``day`` and the span of the incident's report dates (0 inside it)."""
+    first, last = _days(features.get("dmin")), _days(features.get("dmax"))
+    if day is None or first is None or last is None:
+        return None
+    if first <= day <= last:
+        return 0
+    return min(abs((day - first).days), abs((day - last).days))
+
+
+def signals(
+    query: index.ReportFeatures, features: dict[str, Any], idfs: dict[str, float], qnorm: float, *, same_url: bool
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """The model's inputs for one candidate, and the reasons a moderator reads."""
+    qterms = set(query.terms)
+    best_text, best_shared = 0.0, set[str]()
+    for stored in features.get("reports", []):
+        if stored.get("id") == query.id:
+            continue
+        shared = qterms.intersection(stored["terms"])
+        score = sum(idfs.get(t, 1.0) ** 2 for t in shared) / (qnorm * (stored.get("norm") or 1.0))
+        if score > best_text:
+            best_text, best_shared = score, shared
+    bag = features.get("bag", {})
+    covered = [t for t in qterms if t in bag]
+    coverage = sum(idfs.get(t, 1.0) ** 2 for t in covered) / (qnorm**2)
+    semantic_max: float | None = None
+    semantic_mean: float | None = None
+    if query.vec:
+        import numpy as np
+
+        q = embedding.decode(query.vec)
+        vecs = [embedding.decode(s["vec"]) for s in features.get("reports", []) if s.get("vec") and s["id"] != query.id]
+        if vecs:
+            semantic_max = float(np.max(np.stack(vecs) @ q))
+        mean = embedding.mean_vector(features)
+        if mean is not None:
+            semantic_mean = float(mean @ q)
+    gap = _gap(_days(query.date), features)
+    entity_names = features.get("entities", {})
+    shared_entities = [name for eid, name in entity_names.items() if int(eid) in query.entities]
+    domains = features.get("domains", [])
+    values = {
+        "text_max": min(best_text, 1.0),
+        "coverage": min(coverage, 1.0),
+        "semantic_max": semantic_max if semantic_max is not None else 0.0,
+        "semantic_mean": semantic_mean if semantic_mean is not None else 0.0,
+        "log_gap": math.log1p(gap) if gap is not None else math.log1p(365),
+        "entities": float(min(len(shared_entities), 2)),
+        "same_url": 1.0 if same_url else 0.0,
+        "same_domain": 1.0 if query.domain and query.domain in domains else 0.0,
+        "log_reports": math.log1p(len(features.get("ids", []))),
+    }
+    phrases = sorted((t for t in best_shared if t.startswith("p:")), key=lambda t: -idfs.get(t, 1.0))
+    words = sorted((t for t in best_shared if t.startswith("w:")), key=lambda t: -idfs.get(t, 1.0))
+    reasons = {
+        "same_url": same_url,
+        "shared_entities": sorted(shared_entities),
+        "matching_phrases": [phrase_text(t) for t in (phrases + words)[:6]],
+        "date_gap_days": gap,
+        "text": round(values["text_max"], 3),
+        "semantic": round(semantic_max, 3) if semantic_max is not None else None,
+    }
+    return values, reasons
+
+
+def probability(values: dict[str, float]) -> float:
+    z = WEIGHTS["bias"] + sum(WEIGHTS.get(name, 0.0) * value for name, value in values.items())
+    return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
+
+
+def _postings(lookup: dict[str, float], limit: int) -> list[tuple[int, float]]:
+    """Incidents sharing the lookup terms, best first: one grouped query.
+
+    The summed weight of the shared terms is divided by the square root of the
+    incident's number of reports (a cosine-like length normalisation): the union
+    of a big incident's terms shares something with everything, and ranking by
+    the raw sum kept small true incidents out of the scored candidates."""
+    if not lookup:
+        return []
+    terms = list(lookup)
+    cases = " ".join("WHEN %s THEN %s" for _ in terms)
+    postings = connection.ops.quote_name(DedupPosting._meta.db_table)
+    features = connection.ops.quote_name(DedupIncident._meta.db_table)
+    sql = (
+        f"SELECT p.incident_id, SUM(CASE p.term {cases} ELSE 0 END) / SQRT(MAX(d.reports) + {SIZE_PRIOR}) AS weight "  # noqa: S608 - names are ours
+        f"FROM {postings} p JOIN {features} d ON d.incident_id = p.incident_id "
+        f"WHERE p.term IN ({', '.join(['%s'] * len(terms))}) GROUP BY p.incident_id ORDER BY weight DESC LIMIT %s"
+    )
+    params: list[Any] = []
+    for term in terms:
+        params += [term, lookup[term]]
+    params += [*terms, limit]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(int(row[0]), float(row[1])) for row in cursor.fetchall()]
+
+
+def _same_url_incidents(query: index.ReportFeatures) -> set[int]:
+    if not query.url:
+        return set()
+    links = ReportIncidentLink.objects.filter(report__canonical_url=query.url)
+    if query.id is not None:
+        links = links.exclude(report_id=query.id)
+    return set(links.values_list("incident_id", flat=True)[:20])
+
+
+def match_features(
+    query: index.ReportFeatures, *, exclude_incident_ids: Collection[int] = (), limit: int = MAX_CANDIDATES
+) -> list[Candidate]:
+    """Scored candidates for a report's features, best first."""
+    all_terms = query.index_terms()
+    dfs = dict(DedupTerm.objects.filter(term__in=[*all_terms, index.INCIDENTS_KEY]).values_list("term", "df"))
+    incidents = max(dfs.pop(index.INCIDENTS_KEY, 0), 1)
+    idfs = {t: index.idf(dfs.get(t, 0), incidents) for t in all_terms}
+    qnorm = math.sqrt(sum(idfs[t] ** 2 for t in query.terms)) or 1.0
+    usable = [t for t in all_terms if 0 < dfs.get(t, 0) <= index.MAX_POSTINGS]
+    usable.sort(key=lambda t: dfs[t])
+    # Meaning buckets count for less than a shared word: they are coarse.
+    lookup = {t: idfs[t] * (0.3 if t.startswith("v:") else 1.0) for t in usable[:MAX_LOOKUP_TERMS]}
+    excluded = set(exclude_incident_ids)
+    fetched = [i for i, _w in _postings(lookup, MAX_FETCHED) if i not in excluded]
+    same_url = _same_url_incidents(query) - excluded
+    wanted = list(dict.fromkeys([*same_url, *fetched]))[:MAX_SCORED]
+    if not wanted:
+        return []
+    rows = DedupIncident.objects.filter(incident_id__in=wanted).exclude(incident__status=Incident.Status.MERGED)
+    scored = []
+    for row in rows.values_list("incident_id", "features"):
+        incident_id, features = row
+        values, reasons = signals(query, features, idfs, qnorm, same_url=incident_id in same_url)
+        scored.append(Candidate(incident_id=incident_id, score=round(probability(values), 4), reasons=reasons))
+    scored.sort(key=lambda c: (-c.score, c.incident_id))
+    return scored[:limit]
+
+
 def match_report(report: Report, *, exclude_incident_ids: Collection[int] = ()) -> Match:
-    return Match(candidates=[], decision="new")
+    """The incidents ``report`` may describe, best first, and what to do about it."""
+    own = set(ReportIncidentLink.objects.filter(report=report).values_list("incident_id", flat=True))
+    candidates = match_features(index.report_features(report), exclude_incident_ids={*exclude_incident_ids, *own})
+    return Match(candidates=candidates, decision=decide(candidates[0].score if candidates else None))
 
 
 def similar_published(title: str, text: str, limit: int = 3) -> list[tuple[Incident, float]]:
-    return []
+    """Published incidents that look like the one being typed in (the public form's hint)."""
+    if not (title or "").strip() and not (text or "").strip():
+        return []
+    report = Report(title=title or "", text=text or "")
+    candidates = match_features(index.report_features(report), limit=MAX_CANDIDATES)
+    wanted = [c for c in candidates if c.score >= settings.DEDUP_SUGGEST_THRESHOLD]
+    published = Incident.objects.filter(pk__in=[c.incident_id for c in wanted], status=Incident.Status.PUBLISHED)
+    by_id = {incident.pk: incident for incident in published}
+    return [(by_id[c.incident_id], c.score) for c in wanted if c.incident_id in by_id][:limit]

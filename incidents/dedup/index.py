@@ -1,15 +1,337 @@
-"""Placeholder until the engine's index lands: no candidates are indexed."""
+"""Keep the deduplication index (``index_models``) in step with report–incident links.
 
-from incidents.models import Report
+``index_report`` runs whenever a report is linked to an incident and
+``unindex_report`` when a link is undone or moved by a merge; both are
+idempotent and run inside the caller's transaction. ``index_bulk`` is the same
+code for many links at once (imports, the benchmark, ``rebuild``).
+
+Per incident the index keeps a bag of terms (how many of its reports carry
+each) and the features of up to ``MAX_REPORTS_KEPT`` reports; per term the
+number of incidents it occurs in and, while that is at most ``MAX_POSTINGS``,
+a posting per incident. A term found in more incidents than that is too common
+to find candidates with, and its postings list stops growing, so a lookup reads
+at most ``MAX_POSTINGS`` rows per term however large the catalogue grows.
+"""
+
+import datetime
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.db import transaction
+from django.db.models import F
+
+from incidents.models import EntityAlias, Report, ReportIncidentLink
+
+from . import embedding
+from .entities import mention_keys
+from .index_models import DedupIncident, DedupPosting, DedupTerm
+from .text import terms as text_terms
+from .urls import canonical_url
+
+MAX_POSTINGS = 2000
+MAX_REPORTS_KEPT = 12
+# The DedupTerm row whose df counts the indexed incidents (for the idf).
+INCIDENTS_KEY = "#incidents"
+BATCH = 2000
 
 
+def idf(df: int, incidents: int) -> float:
+    return math.log((incidents + 1) / (df + 1)) + 1.0
+
+
+@dataclass
+class ReportFeatures:
+    """What the engine compares of one report (JSON-safe through ``as_dict``)."""
+
+    id: int | None
+    terms: list[str]
+    date: str | None
+    url: str
+    domain: str
+    entities: dict[int, str] = field(default_factory=dict)
+    vec: str | None = None
+
+    def index_terms(self) -> list[str]:
+        """Terms that go into the postings: words, phrases, entities and meaning buckets."""
+        extra = [f"e:{entity_id}" for entity_id in self.entities]
+        if self.vec:
+            extra += embedding.buckets(self.vec)
+        return self.terms + extra
+
+    def as_dict(self, norm: float) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "terms": self.terms,
+            "norm": round(norm, 4),
+            "date": self.date,
+            "url": self.url,
+            "domain": self.domain,
+            "entities": sorted(self.entities),
+            "vec": self.vec,
+        }
+
+
+def report_text(report: Report) -> tuple[str, str]:
+    """(title, the rest) of a report as the engine reads it."""
+    rest = " ".join(part for part in (report.text, report.ai_system, report.harm) if part)
+    return report.title or "", rest
+
+
+def report_date(report: Report) -> datetime.date | None:
+    if report.date_published or report.date_occurred:
+        return report.date_published or report.date_occurred
+    return report.created.date() if report.created else None
+
+
+def report_domain(report: Report, url: str) -> str:
+    if url:
+        return urlsplit(url).hostname or ""
+    return (report.publisher or "").strip().lower()
+
+
+def _lookup_entities(texts_by_report: Sequence[Sequence[str]]) -> list[dict[int, str]]:
+    """Entities named in each report's texts, with one alias query per batch."""
+    wanted: list[dict[str, str]] = []
+    for texts in texts_by_report:
+        keys: dict[str, str] = {}
+        for text in texts:
+            for key, phrase in mention_keys(text).items():
+                keys.setdefault(key, phrase)
+        wanted.append(keys)
+    all_keys = {key for keys in wanted for key in keys}
+    known: dict[str, int] = {}
+    chunk = sorted(all_keys)
+    for start in range(0, len(chunk), 5000):
+        known.update(EntityAlias.objects.filter(key__in=chunk[start : start + 5000]).values_list("key", "entity_id"))
+    found: list[dict[int, str]] = []
+    for keys in wanted:
+        entities: dict[int, str] = {}
+        for key in sorted((k for k in keys if k in known), key=len, reverse=True):
+            entities.setdefault(known[key], keys[key])
+        found.append(entities)
+    return found
+
+
+def report_features_many(reports: Sequence[Report]) -> list[ReportFeatures]:
+    texts = [report_text(report) for report in reports]
+    entities = _lookup_entities(texts)
+    vectors = embedding.embed([f"{title}. {rest}".strip(" .") for title, rest in texts])
+    out = []
+    for report, (title, rest), found, vec in zip(reports, texts, entities, vectors, strict=True):
+        url = report.canonical_url or canonical_url(report.source_url)
+        day = report_date(report)
+        out.append(
+            ReportFeatures(
+                id=report.pk,
+                terms=text_terms(title, rest),
+                date=day.isoformat() if day else None,
+                url=url,
+                domain=report_domain(report, url),
+                entities=found,
+                vec=vec,
+            )
+        )
+    return out
+
+
+def report_features(report: Report) -> ReportFeatures:
+    return report_features_many([report])[0]
+
+
+def _term_dfs(terms: Iterable[str]) -> dict[str, int]:
+    wanted = sorted(set(terms))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), 5000):
+        found.update(DedupTerm.objects.filter(term__in=wanted[start : start + 5000]).values_list("term", "df"))
+    return found
+
+
+def _norm(terms: Iterable[str], dfs: dict[str, int], incidents: int) -> float:
+    return math.sqrt(sum(idf(dfs.get(t, 0), incidents) ** 2 for t in terms)) or 1.0
+
+
+def _add_terms(counts: dict[str, list[int]]) -> None:
+    """Count each term once more per incident in ``counts`` (term -> incident ids
+    that gained it) and add postings while the term is rare enough."""
+    if not counts:
+        return
+    existing = _term_dfs(counts)
+    new_rows = [DedupTerm(term=t, df=0) for t in counts if t not in existing]
+    DedupTerm.objects.bulk_create(new_rows, ignore_conflicts=True, batch_size=BATCH)
+    by_increment: dict[int, list[str]] = defaultdict(list)
+    postings = []
+    for term, incident_ids in counts.items():
+        by_increment[len(incident_ids)].append(term)
+        room = MAX_POSTINGS - existing.get(term, 0)
+        postings += [DedupPosting(term=term, incident_id=i) for i in incident_ids[: max(room, 0)]]
+    for increment, terms in by_increment.items():
+        for start in range(0, len(terms), BATCH):
+            DedupTerm.objects.filter(term__in=terms[start : start + BATCH]).update(df=F("df") + increment)
+    DedupPosting.objects.bulk_create(postings, ignore_conflicts=True, batch_size=BATCH)
+
+
+def _remove_terms(incident_id: int, terms: list[str]) -> None:
+    if not terms:
+        return
+    for start in range(0, len(terms), BATCH):
+        chunk = terms[start : start + BATCH]
+        DedupTerm.objects.filter(term__in=chunk, df__gt=0).update(df=F("df") - 1)
+        DedupPosting.objects.filter(incident_id=incident_id, term__in=chunk).delete()
+
+
+def _count_incidents(delta: int) -> None:
+    if delta:
+        DedupTerm.objects.get_or_create(term=INCIDENTS_KEY)
+        DedupTerm.objects.filter(term=INCIDENTS_KEY).update(df=F("df") + delta)
+
+
+def indexed_incidents() -> int:
+    return DedupTerm.objects.filter(term=INCIDENTS_KEY).values_list("df", flat=True).first() or 0
+
+
+def _merge_into(data: dict[str, Any], feats: ReportFeatures, norm: float) -> list[str]:
+    """Add one report to an incident's features; return the terms new to the incident."""
+    bag: dict[str, int] = data.setdefault("bag", {})
+    new_terms = []
+    for term in feats.index_terms():
+        if term not in bag:
+            new_terms.append(term)
+        bag[term] = bag.get(term, 0) + 1
+    data.setdefault("ids", []).append(feats.id)
+    kept: list[dict[str, Any]] = data.setdefault("reports", [])
+    if len(kept) < MAX_REPORTS_KEPT:
+        kept.append(feats.as_dict(norm))
+    for name in ("dmin", "dmax"):
+        if feats.date:
+            current = data.get(name)
+            better = current is None or (feats.date < current if name == "dmin" else feats.date > current)
+            data[name] = feats.date if better else current
+    entities: dict[str, str] = data.setdefault("entities", {})
+    for entity_id, name in feats.entities.items():
+        entities.setdefault(str(entity_id), name)
+    domains: list[str] = data.setdefault("domains", [])
+    if feats.domain and feats.domain not in domains and len(domains) < 50:
+        domains.append(feats.domain)
+    embedding.add_to_mean(data, feats.vec)
+    return new_terms
+
+
+@transaction.atomic
 def index_report(report: Report, incident_id: int) -> None:
-    return None
+    """Add ``report`` to the features and postings of ``incident_id`` (no-op if already there)."""
+    DedupIncident.objects.get_or_create(incident_id=incident_id)
+    row = DedupIncident.objects.select_for_update().get(incident_id=incident_id)
+    data = row.features or {}
+    if report.pk in data.get("ids", []):
+        return
+    feats = report_features(report)
+    incidents = indexed_incidents() + (0 if data.get("ids") else 1)
+    norm = _norm(feats.terms, _term_dfs(feats.terms), incidents)
+    new_terms = _merge_into(data, feats, norm)
+    row.features = data
+    row.reports = len(data["ids"])
+    row.save()
+    if row.reports == 1:
+        _count_incidents(1)
+    _add_terms({term: [incident_id] for term in new_terms})
 
 
+@transaction.atomic
 def unindex_report(report: Report, incident_id: int) -> None:
-    return None
+    """Take ``report`` out of the features and postings of ``incident_id`` (no-op if not there)."""
+    row = DedupIncident.objects.select_for_update().filter(incident_id=incident_id).first()
+    if row is None or report.pk not in row.features.get("ids", []):
+        return
+    remaining = [
+        r
+        for r in Report.objects.filter(links__incident_id=incident_id).exclude(pk=report.pk).order_by("pk")
+        if r.pk in row.features["ids"]
+    ]
+    old_bag: dict[str, int] = row.features.get("bag", {})
+    if not remaining:
+        row.delete()
+        _count_incidents(-1)
+        _remove_terms(incident_id, list(old_bag))
+        return
+    # Rebuilt from the remaining reports: exact, and an incident has few reports.
+    feats = report_features_many(remaining)
+    dfs = _term_dfs(t for f in feats for t in f.terms)
+    incidents = indexed_incidents()
+    data: dict[str, Any] = {}
+    for f in feats:
+        _merge_into(data, f, _norm(f.terms, dfs, incidents))
+    row.features = data
+    row.reports = len(data["ids"])
+    row.save()
+    _remove_terms(incident_id, [t for t in old_bag if t not in data["bag"]])
+    _add_terms({t: [incident_id] for t in data["bag"] if t not in old_bag})
+
+
+def index_bulk(links: Iterable[tuple[Report, int]], *, batch: int = 1000) -> int:
+    """Index many (report, incident id) links of incidents not indexed yet.
+
+    The same features as ``index_report``, written with a few bulk queries per
+    batch. Returns the number of links indexed."""
+    pending: list[tuple[Report, int]] = []
+    done = 0
+    for link in links:
+        pending.append(link)
+        if len(pending) >= batch:
+            done += _index_batch(pending)
+            pending = []
+    if pending:
+        done += _index_batch(pending)
+    return done
+
+
+def _index_batch(links: list[tuple[Report, int]]) -> int:
+    with transaction.atomic():
+        feats = report_features_many([report for report, _incident in links])
+        incident_ids = sorted({incident_id for _report, incident_id in links})
+        rows = {row.incident_id: row for row in DedupIncident.objects.filter(incident_id__in=incident_ids)}
+        new_ids = [i for i in incident_ids if i not in rows]
+        incidents = indexed_incidents() + len(new_ids)
+        dfs = _term_dfs(t for f in feats for t in f.terms)
+        gained: dict[str, list[int]] = defaultdict(list)
+        # Terms seen in this batch count towards the idf of the norms, like one by one.
+        batch_df: dict[str, set[int]] = defaultdict(set)
+        for f, (_report, incident_id) in zip(feats, links, strict=True):
+            for term in f.terms:
+                batch_df[term].add(incident_id)
+        merged_dfs = {t: dfs.get(t, 0) + len(ids) for t, ids in batch_df.items()}
+        for f, (_report, incident_id) in zip(feats, links, strict=True):
+            row = rows.get(incident_id)
+            if row is None:
+                row = rows[incident_id] = DedupIncident(incident_id=incident_id, features={})
+            if f.id in row.features.get("ids", []):
+                continue
+            for term in _merge_into(row.features, f, _norm(f.terms, merged_dfs, incidents)):
+                gained[term].append(incident_id)
+            row.reports = len(row.features["ids"])
+        if new_ids:
+            DedupIncident.objects.bulk_create([rows[i] for i in new_ids], batch_size=BATCH)
+        old = [rows[i] for i in incident_ids if i not in new_ids]
+        if old:
+            DedupIncident.objects.bulk_update(old, ["features", "reports"], batch_size=500)
+        _count_incidents(len(new_ids))
+        _add_terms(gained)
+    return len(links)
 
 
 def rebuild() -> int:
-    return 0
+    """Empty the index and fill it again from every report–incident link. Returns links indexed."""
+    with transaction.atomic():
+        DedupPosting.objects.all().delete()
+        DedupTerm.objects.all().delete()
+        DedupIncident.objects.all().delete()
+    links = (
+        ReportIncidentLink.objects.select_related("report")
+        .exclude(incident__status="merged")
+        .order_by("incident_id", "report_id")
+        .iterator(chunk_size=BATCH)
+    )
+    return index_bulk((link.report, link.incident_id) for link in links)

@@ -7,6 +7,7 @@ the host. The result is stored on ``Report.canonical_url`` (indexed) and an equa
 value is the engine's strongest signal.
 """
 
+import contextlib
 import re
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
@@ -152,10 +153,8 @@ def canonical_url(url: str) -> str:
         if host.startswith(prefix) and host.count(".") >= 2:
             host = host[len(prefix) :]
             break
-    try:
+    with contextlib.suppress(UnicodeError):
         host = host.encode("idna").decode("ascii")
-    except UnicodeError:
-        pass
     if port and str(port) not in DEFAULT_PORTS.values():
         host = f"{host}:{port}"
     params = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if _keep_param(k, v)]

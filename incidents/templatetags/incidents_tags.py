@@ -40,6 +40,9 @@ REVISION_LABELS = {
     "report_linked": lambda: _("Report added"),
     "published": lambda: _("Published"),
     "withdrawn": lambda: _("Withdrawn"),
+    "merged_into": lambda: _("Merged into another incident"),
+    "merged_from": lambda: _("Another incident merged into this one"),
+    "merge_undone": lambda: _("Merge undone"),
 }
 
 

@@ -33,9 +33,11 @@ def incident_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     if incident is None:
         raise Http404
     if incident.status == Incident.Status.MERGED:
-        if incident.merged_into is None:
+        # Straight to the incident it ended up in (merges can chain), if that one is public.
+        destination = selectors.incident_follow_merges(incident)
+        if not destination.is_published:
             raise Http404
-        return redirect(incident.merged_into, permanent=True)
+        return redirect(destination, permanent=True)
     return render(
         request,
         "incidents/incident_detail.html",

@@ -24,7 +24,7 @@ from taxonomy.models import Vocabulary
 
 from .. import selectors, services
 from ..forms import EntityForm, IncidentEditForm, RejectForm, TagForm, WithdrawForm
-from ..models import Evidence, Incident, Report
+from ..models import Evidence, Incident, MergeRecord, Report, ReportIncidentLink
 
 View = Callable[..., HttpResponseBase]
 
@@ -105,6 +105,8 @@ def _report_context(report: Report, **extra: Any) -> dict[str, Any]:
         "guesses": [t.term for t in report.taggings.select_related("term")],
         "links": report.links.select_related("incident"),
         "events": report.events.select_related("actor"),
+        "dedup": getattr(report, "dedup", None) if hasattr(report, "dedup") else None,
+        "duplicates": selectors.report_duplicate_candidates(report),
         "reject_form": RejectForm(),
         **extra,
     }
@@ -255,6 +257,16 @@ def _incident_context(incident: Incident, **extra: Any) -> dict[str, Any]:
         "report_links": incident.links.select_related("report"),
         "revisions": incident.revisions.select_related("actor")[:50],
         "problems": services.incident_publish_problems(incident),
+        "merge_record": (
+            MergeRecord.objects.filter(source=incident, undone_at__isnull=True)
+            .select_related("target", "actor")
+            .first()
+            if incident.status == Incident.Status.MERGED
+            else None
+        ),
+        "merged_here": MergeRecord.objects.filter(target=incident, undone_at__isnull=True).select_related(
+            "source", "actor"
+        ),
     }
     context.update(extra)
     return context
@@ -349,6 +361,145 @@ def incident_withdraw(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     form = WithdrawForm(request.POST)
     if not form.is_valid():
         return _incident_panel(request, incident, status=400, withdraw_form=form)
-    services.incident_withdraw(incident=incident, actor=request.user, reason=form.cleaned_data["reason"])
+    try:
+        services.incident_withdraw(incident=incident, actor=request.user, reason=form.cleaned_data["reason"])
+    except ValidationError as exc:
+        form.add_error(None, exc)
+        return _incident_panel(request, incident, status=400, withdraw_form=form)
     messages.success(request, _("%(id)s is withdrawn.") % {"id": incident.public_id})
+    return _incident_panel(request, incident)
+
+
+# --- Duplicates ---------------------------------------------------------------
+
+
+@moderator_required
+@require_GET
+def report_compare(request: HtmxHttpRequest, pk: int, incident_pk: int) -> HttpResponse:
+    """The report and a candidate incident side by side."""
+    report = get_report_for_moderator(pk)
+    incident = get_incident_for_moderator(incident_pk)
+    candidate = next(
+        (c for c in selectors.report_duplicate_candidates(report) if c["incident"].pk == incident.pk), None
+    )
+    return render(
+        request,
+        "moderation/compare.html",
+        {
+            "report": report,
+            "incident": incident,
+            "candidate": candidate,
+            "incident_reports": incident.links.select_related("report").order_by("report__date_published")[:20],
+        },
+    )
+
+
+@moderator_required
+@require_POST
+def pair_same(request: HtmxHttpRequest, pk: int, incident_pk: int) -> HttpResponse:
+    report = get_report_for_moderator(pk)
+    incident = get_incident_for_moderator(incident_pk)
+    try:
+        _require_claim(request, report)
+    except services.ClaimConflict as exc:
+        return _report_panel(request, report, status=409, error=str(exc))
+    services.pair_mark_same(report=report, incident=incident, actor=request.user)
+    messages.success(request, _("Report added to %(id)s.") % {"id": incident.public_id})
+    return _report_panel(request, report)
+
+
+@moderator_required
+@require_POST
+def pair_different(request: HtmxHttpRequest, pk: int, incident_pk: int) -> HttpResponse:
+    report = get_report_for_moderator(pk)
+    incident = get_incident_for_moderator(incident_pk)
+    link = report.links.filter(incident=incident).first()
+    if link is not None:
+        services.link_undo(link=link, actor=request.user)
+    else:
+        services.pair_mark_different(report=report, incident=incident, actor=request.user)
+    messages.success(
+        request, _("Noted: not a duplicate of %(id)s. It will not be suggested again.") % {"id": incident.public_id}
+    )
+    return _report_panel(request, report)
+
+
+@moderator_required
+@require_POST
+def link_confirm(request: HtmxHttpRequest, pk: int, link_pk: int) -> HttpResponse:
+    report = get_report_for_moderator(pk)
+    link = get_object_or_404(ReportIncidentLink.objects.select_related("incident", "report"), pk=link_pk, report=report)
+    services.link_confirm(link=link, actor=request.user)
+    messages.success(request, _("Link to %(id)s confirmed.") % {"id": link.incident.public_id})
+    return _report_panel(request, report)
+
+
+# --- Merging incidents --------------------------------------------------------
+
+
+def _merge_panel(request: HtmxHttpRequest, incident: Incident, **extra: Any) -> HttpResponse:
+    """htmx gets the merge panel; a plain request the whole workspace with the panel filled in."""
+    if request.htmx:
+        return render(request, "moderation/_merge_panel.html", {"incident": incident, **extra})
+    return render(request, "moderation/incident_edit.html", _incident_context(incident, **extra))
+
+
+@moderator_required
+@require_GET
+def merge_search(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    incident = get_incident_for_moderator(pk)
+    q = request.GET.get("q", "").strip()
+    results = [found for found in selectors.incident_search_for_attach(q) if found.pk != incident.pk]
+    return _merge_panel(request, incident, merge_q=q, merge_results=results)
+
+
+@moderator_required
+@require_GET
+def merge_preview(request: HtmxHttpRequest, pk: int, target_pk: int) -> HttpResponse:
+    """What merging into ``target_pk`` would move, and the button to do it."""
+    incident = get_incident_for_moderator(pk)
+    target = get_incident_for_moderator(target_pk)
+    return _merge_panel(
+        request,
+        incident,
+        merge_plan=services.incident_merge_plan(source=incident, target=target),
+        merge_problems=services.incident_merge_problems(source=incident, target=target),
+    )
+
+
+@moderator_required
+@require_POST
+def incident_merge(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    incident = get_incident_for_moderator(pk)
+    target_id = request.POST.get("target", "")
+    if not target_id.isdigit():
+        raise Http404
+    target = get_incident_for_moderator(int(target_id))
+    try:
+        services.incident_merge(source=incident, target=target, actor=request.user)
+    except ValidationError as exc:
+        return _incident_panel(request, incident, status=400, merge_errors=exc.messages)
+    messages.success(
+        request, _("%(source)s is merged into %(target)s.") % {"source": incident.public_id, "target": target.public_id}
+    )
+    return _incident_panel(request, incident)
+
+
+@moderator_required
+@require_POST
+def incident_unmerge(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    incident = get_incident_for_moderator(pk)
+    record_id = request.POST.get("record", "")
+    if not record_id.isdigit():
+        raise Http404
+    record = get_object_or_404(MergeRecord.objects.select_related("target"), pk=int(record_id), source=incident)
+    try:
+        services.incident_unmerge(record=record, actor=request.user)
+    except ValidationError as exc:
+        return _incident_panel(request, incident, status=409, merge_errors=exc.messages)
+    messages.success(
+        request,
+        _("The merge into %(target)s is undone: %(source)s has its reports back.")
+        % {"source": incident.public_id, "target": record.target.public_id},
+    )
     return _incident_panel(request, incident)

@@ -9,7 +9,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_ratelimit.core import get_usage
+from django_ratelimit.core import get_usage, is_ratelimited
 
 from config.http import HtmxHttpRequest
 
@@ -70,6 +70,7 @@ def report_create(request: HtmxHttpRequest) -> HttpResponse:
                     submitter_role=data["submitter_role"],
                     hazard_guesses=data["hazard_guesses"],
                     evidence_files=data["evidence"],
+                    same_as=data["same_as"],
                 )
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():
@@ -117,3 +118,19 @@ def report_status(request: HtmxHttpRequest, token: str) -> HttpResponse:
 @require_GET
 def my_reports(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "reporting/my_reports.html", {"reports": selectors.reports_of_user(request.user)})
+
+
+@require_GET
+def report_similar(request: HtmxHttpRequest) -> HttpResponse:
+    """htmx, as a person types: up to three published incidents that look like
+    the one being reported. Debounced in the page, limited per address here."""
+    if is_ratelimited(request, group="report-similar", key="ip", rate="30/m", increment=True):
+        return HttpResponse(status=204)
+    title = request.GET.get("title", "")[:300]
+    text = request.GET.get("text", "")[:3000]
+    matches = []
+    if len((title + " " + text).split()) >= 3:
+        from ..dedup.engine import similar_published
+
+        matches = similar_published(title, text, limit=3)
+    return render(request, "reporting/_similar.html", {"matches": matches})

@@ -40,6 +40,8 @@ PAGES = [
     ("attach search", "/moderation/reports/{report}/attach/search/?q=chatbot", MODERATORS),
     ("moderation incidents", "/moderation/incidents/", MODERATORS),
     ("moderation incident", "/moderation/incidents/{draft}/", MODERATORS),
+    ("merge search", "/moderation/incidents/{draft}/merge/search/?q=chatbot", MODERATORS),
+    ("merge confirmation", "/moderation/incidents/{draft}/merge/into/{published}/", MODERATORS),
     ("evidence download", "/moderation/evidence/{evidence}/", MODERATORS),
     ("admin", "/admin/", STAFF),
     ("admin reports", "/admin/incidents/report/", STAFF),
@@ -127,6 +129,7 @@ ACTIONS = [
     ("remove entity", "/moderation/incidents/{draft}/entities/{entity_link}/remove/", {}),
     ("publish", "/moderation/incidents/{draft}/publish/", {}),
     ("withdraw", "/moderation/incidents/{published}/withdraw/", {"reason": "A hoax."}),
+    ("merge", "/moderation/incidents/{draft}/merge/", {"target": "{published}"}),
 ]  # fmt: skip
 
 

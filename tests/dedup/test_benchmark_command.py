@@ -1,0 +1,85 @@
+"""dedup_benchmark: the interface others call, on a handful of reports."""
+
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from incidents.models import Report
+
+from ..factories import ReportFactory
+
+
+def rows(*specs: tuple[int, int, str, str]) -> str:
+    return "".join(
+        json.dumps(
+            {
+                "report_id": rid,
+                "incident_id": iid,
+                "incident_ids": [iid],
+                "title": title,
+                "description": None,
+                "date": "2018-03-19",
+                "url": url,
+                "source_domain": "example.org",
+                "language": "en",
+                "authors": "",
+            }
+        )
+        + "\n"
+        for rid, iid, title, url in specs
+    )
+
+
+@pytest.fixture
+def files(tmp_path):
+    history = tmp_path / "history.jsonl"
+    stream = tmp_path / "stream.jsonl"
+    history.write_text(
+        rows(
+            (1, 10, "Self-driving Uber kills Arizona pedestrian", "https://example.org/uber-1"),
+            (2, 10, "Uber halts self-driving tests after pedestrian death", "https://example.org/uber-2"),
+            (3, 20, "Amazon scraps AI recruiting tool biased against women", "https://example.org/amazon-1"),
+        )
+    )
+    stream.write_text(
+        rows(
+            (7, 30, "Chatbot tells eating disorder helpline users to lose weight", "https://example.org/neda-1"),
+            (5, 10, "Uber self-driving car death in Arizona", "https://www.example.org/uber-1?utm_source=x"),
+            (8, 30, "Eating disorder helpline chatbot gave weight loss advice to users", "https://example.org/neda-2"),
+        )
+    )
+    return history, stream, tmp_path / "predictions.jsonl"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_writes_one_prediction_per_stream_report_in_report_order(files, capsys):
+    history, stream, out = files
+    call_command("dedup_benchmark", history=str(history), stream=str(stream), predictions_out=str(out))
+    predictions = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [p["report_id"] for p in predictions] == [5, 7, 8]
+    by_id = {p["report_id"]: p for p in predictions}
+    # The same article as history report 1: linked to its incident.
+    assert by_id[5]["decision"] == "auto_link"
+    assert by_id[5]["incident"] == "h:10"
+    assert by_id[5]["candidates"][0][0] == "h:10"
+    # A first report is not linked; the next report of its incident finds the incident it created.
+    assert by_id[7]["decision"] != "auto_link"
+    assert by_id[7]["incident"] is None
+    assert by_id[8]["candidates"][0][0] == "s:7"
+    for p in predictions:
+        assert set(p) == {"report_id", "decision", "incident", "candidates"}
+        assert len(p["candidates"]) <= 10
+        assert all(isinstance(key, str) and 0 <= score <= 1 for key, score in p["candidates"])
+    printed = capsys.readouterr().out
+    for name in ("recall_at_1", "recall_at_5", "first_not_auto_linked", "bcubed_f1", "p95_ms", "peak_rss_mb"):
+        assert name in printed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_refuses_a_database_with_other_data(files):
+    history, stream, out = files
+    ReportFactory.create(title="A real report")
+    with pytest.raises(CommandError, match="not benchmark data"):
+        call_command("dedup_benchmark", history=str(history), stream=str(stream), predictions_out=str(out))
+    assert Report.objects.count() == 1

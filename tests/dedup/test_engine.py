@@ -1,0 +1,142 @@
+"""The engine: what it finds, what it says about it, and what it never suggests."""
+
+import datetime
+
+import pytest
+
+from incidents import services
+from incidents.dedup import engine, index
+from incidents.dedup.entities import find_entities, mention_keys
+from incidents.dedup.urls import canonical_url
+from incidents.models import Incident, Report
+
+from ..factories import EntityFactory, IncidentFactory, ReportFactory, link
+
+pytestmark = pytest.mark.django_db
+
+
+def indexed(incident: Incident, **fields: object) -> Report:
+    report = ReportFactory.create(**fields)
+    # As report_submit stores it.
+    Report.objects.filter(pk=report.pk).update(canonical_url=canonical_url(report.source_url))
+    report.refresh_from_db()
+    link(report, incident)
+    index.index_report(report, incident.pk)
+    return report
+
+
+@pytest.fixture
+def catalogue():
+    uber = IncidentFactory.create(title="Uber AV killed pedestrian")
+    indexed(
+        uber,
+        title="Self-driving Uber kills Arizona woman in first fatal crash involving pedestrian",
+        text="",
+        source_url="https://www.nytimes.com/2018/03/19/technology/uber-driverless-fatality.html",
+        date_published=datetime.date(2018, 3, 19),
+    )
+    kids = IncidentFactory.create(title="YouTube Kids shows disturbing videos")
+    indexed(
+        kids,
+        title="YouTube Kids app is still showing disturbing videos",
+        text="",
+        date_published=datetime.date(2018, 2, 7),
+    )
+    bias = IncidentFactory.create(title="Hiring algorithm penalised women")
+    indexed(
+        bias,
+        title="Amazon scraps secret AI recruiting tool that showed bias against women",
+        text="",
+        date_published=datetime.date(2018, 10, 10),
+    )
+    return {"uber": uber, "kids": kids, "bias": bias}
+
+
+def test_same_article_is_linked_automatically(catalogue):
+    report = ReportFactory.create(
+        title="Driverless car death",
+        text="",
+        source_url="http://nytimes.com/2018/03/19/technology/uber-driverless-fatality.html?utm_source=rss",
+    )
+    match = engine.match_report(report)
+    best = match.candidates[0]
+    assert best.incident_id == catalogue["uber"].pk
+    assert best.reasons["same_url"] is True
+    assert match.decision == "auto_link"
+
+
+def test_a_report_on_the_same_event_ranks_its_incident_first_with_reasons(catalogue):
+    report = ReportFactory.create(
+        title="Uber self-driving car kills pedestrian in Arizona",
+        text="",
+        date_published=datetime.date(2018, 3, 20),
+    )
+    match = engine.match_report(report)
+    best = match.candidates[0]
+    assert best.incident_id == catalogue["uber"].pk
+    assert best.score > max(c.score for c in match.candidates[1:]) if len(match.candidates) > 1 else True
+    assert best.reasons["date_gap_days"] == 1
+    assert "pedestrian" in best.reasons["matching_phrases"] or "uber" in best.reasons["matching_phrases"]
+    assert 0.0 <= best.score <= 1.0
+
+
+def test_an_unrelated_report_looks_new(catalogue):
+    report = ReportFactory.create(title="Voice clone used to defraud bank manager in Hong Kong", text="")
+    match = engine.match_report(report)
+    assert match.decision == "new"
+
+
+def test_incidents_marked_not_a_duplicate_are_never_suggested(catalogue):
+    report = ReportFactory.create(title="Uber self-driving car kills pedestrian in Arizona", text="")
+    match = engine.match_report(report, exclude_incident_ids={catalogue["uber"].pk})
+    assert catalogue["uber"].pk not in [c.incident_id for c in match.candidates]
+
+
+def test_a_report_is_not_matched_to_the_incident_it_already_belongs_to(catalogue):
+    report = Report.objects.filter(links__incident=catalogue["kids"]).get()
+    assert catalogue["kids"].pk not in [c.incident_id for c in engine.match_report(report).candidates]
+
+
+def test_entities_are_found_under_their_aliases():
+    openai = EntityFactory.create(name="OpenAI", slug="openai", aliases=["ChatGPT maker"])
+    EntityFactory.create(name="Tesla", slug="tesla")
+    assert "openai" in mention_keys("A lawsuit against Open AI was filed")
+    found = find_entities(["Open AI's lawyers and the ChatGPT maker", "Tesla's Autopilot", "openai.com says"])
+    assert set(found) >= {openai.pk}
+    assert len(found) == 2
+
+
+def test_shared_entities_are_given_as_reasons():
+    EntityFactory.create(name="Clearview AI", slug="clearview-ai", aliases=["Clearview"])
+    incident = IncidentFactory.create()
+    indexed(incident, title="Clearview AI fined in Italy over facial recognition database", text="")
+    report = ReportFactory.create(title="Clearview fined by regulator over face database", text="")
+    best = engine.match_report(report).candidates[0]
+    assert best.incident_id == incident.pk
+    assert best.reasons["shared_entities"] == ["Clearview AI"]
+
+
+def test_the_decision_follows_the_thresholds(settings):
+    settings.DEDUP_AUTO_LINK_THRESHOLD = 0.8
+    settings.DEDUP_SUGGEST_THRESHOLD = 0.3
+    assert engine.decide(0.9) == "auto_link"
+    assert engine.decide(0.5) == "suggest"
+    assert engine.decide(0.1) == "new"
+    assert engine.decide(None) == "new"
+
+
+def test_similar_published_offers_only_published_incidents(catalogue, settings):
+    settings.DEDUP_SUGGEST_THRESHOLD = 0.0
+    Incident.objects.filter(pk=catalogue["kids"].pk).update(status=Incident.Status.PUBLISHED)
+    found = engine.similar_published("Disturbing videos on YouTube Kids app", "")
+    assert [incident.pk for incident, _score in found] == [catalogue["kids"].pk]
+    assert engine.similar_published("Uber self-driving car kills pedestrian", "") == []
+
+
+def test_a_new_link_through_the_services_is_indexed(catalogue, moderator):
+    report = ReportFactory.create(title="Amazon AI recruiting tool biased against women", text="")
+    services.report_attach(report=report, incident=catalogue["bias"], actor=moderator)
+    other = ReportFactory.create(title="Amazon recruiting AI tool biased against women, Reuters says", text="")
+    best = engine.match_report(other).candidates[0]
+    assert best.incident_id == catalogue["bias"].pk
+    assert best.reasons["text"] > 0.3

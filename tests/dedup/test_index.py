@@ -1,0 +1,84 @@
+"""The index follows the links: idempotent, reversible, and rebuilt to the same state."""
+
+import pytest
+
+from incidents.dedup import index
+from incidents.dedup.index_models import DedupIncident, DedupPosting, DedupTerm
+
+from ..factories import IncidentFactory, ReportFactory, link
+
+pytestmark = pytest.mark.django_db
+
+
+def state() -> tuple[dict[str, int], set[tuple[str, int]], dict[int, list[int]]]:
+    terms = dict(DedupTerm.objects.values_list("term", "df"))
+    postings = set(DedupPosting.objects.values_list("term", "incident_id"))
+    features = {row.incident_id: sorted(row.features["ids"]) for row in DedupIncident.objects.all()}
+    return terms, postings, features
+
+
+@pytest.fixture
+def linked():
+    incident = IncidentFactory.create()
+    first = ReportFactory.create(title="Tesla Autopilot crash kills driver in Florida")
+    second = ReportFactory.create(title="Tesla driver killed while Autopilot engaged")
+    for report in (first, second):
+        link(report, incident)
+    return incident, first, second
+
+
+def test_indexing_twice_counts_once(linked):
+    incident, first, second = linked
+    index.index_report(first, incident.pk)
+    index.index_report(second, incident.pk)
+    once = state()
+    index.index_report(first, incident.pk)
+    index.index_report(second, incident.pk)
+    assert state() == once
+    terms, postings, features = once
+    assert features == {incident.pk: sorted([first.pk, second.pk])}
+    assert terms["w:tesla"] == 1  # one incident, however many of its reports say it
+    assert terms[index.INCIDENTS_KEY] == 1
+    assert ("w:autopilot", incident.pk) in postings
+
+
+def test_unindexing_removes_what_only_that_report_brought(linked):
+    incident, first, second = linked
+    index.index_report(first, incident.pk)
+    index.index_report(second, incident.pk)
+    index.unindex_report(second, incident.pk)
+    terms, postings, features = state()
+    assert features == {incident.pk: [first.pk]}
+    assert ("w:florida", incident.pk) in postings
+    assert ("p:autopilot engag", incident.pk) not in postings
+    assert terms.get("p:autopilot engag", 0) == 0
+    index.unindex_report(first, incident.pk)
+    index.unindex_report(first, incident.pk)  # twice is harmless
+    terms, postings, features = state()
+    assert features == {} and postings == set()
+    assert terms[index.INCIDENTS_KEY] == 0
+
+
+def test_rebuild_gives_the_state_of_incremental_indexing(linked):
+    incident, first, second = linked
+    other = IncidentFactory.create()
+    third = ReportFactory.create(title="Facial recognition misidentifies shopper")
+    link(third, other)
+    for report, target in ((first, incident), (second, incident), (third, other)):
+        index.index_report(report, target.pk)
+    incremental = state()
+    assert index.rebuild() == 3
+    rebuilt = state()
+    assert rebuilt[1] == incremental[1] and rebuilt[2] == incremental[2]
+    assert {t: df for t, df in rebuilt[0].items() if df} == {t: df for t, df in incremental[0].items() if df}
+
+
+def test_common_terms_stop_getting_postings(linked, monkeypatch):
+    monkeypatch.setattr(index, "MAX_POSTINGS", 2)
+    incidents = [IncidentFactory.create() for _ in range(3)]
+    for incident in incidents:
+        report = ReportFactory.create(title="Chatbot gave wrong advice")
+        link(report, incident)
+        index.index_report(report, incident.pk)
+    assert DedupTerm.objects.get(term="w:chatbot").df == 3
+    assert DedupPosting.objects.filter(term="w:chatbot").count() == 2
