@@ -9,6 +9,8 @@ when it is the history incident of the report (``h:<id>``) or an incident a
 stream report of the same AIID incident created (``s:<report_id>``). Newton
 iterations with a small ridge; prints the weights to paste into WEIGHTS.
 ``same_url`` is left out (too rare in the dev data to learn: set by hand).
+Fit on the dumps of some seeds and evaluate on another (never on the split
+fitted on): ``benchmarks/dedup.py --seeds`` with the new weights.
 A helper of the dedup benchmark (the leading "_" keeps run.py from running it).
 """
 
@@ -25,7 +27,6 @@ NAMES = [
     "log_gap",
     "entities",
     "same_domain",
-    "log_reports",
 ]
 
 

@@ -105,6 +105,14 @@ def decode(vec: str) -> Any:
     return np.frombuffer(base64.b64decode(vec), dtype=np.int8).astype(np.float32) / 127.0
 
 
+def decode_many(vecs: list[str]) -> Any:
+    """Several vectors as the rows of one matrix (one base64 decode: 384 bytes leave no padding)."""
+    import numpy as np
+
+    raw = base64.b64decode("".join(vecs))
+    return np.frombuffer(raw, dtype=np.int8).reshape(len(vecs), DIM).astype(np.float32) / 127.0
+
+
 def buckets(vec: str) -> list[str]:
     """Index terms of a vector: near vectors share some of them (random-hyperplane LSH)."""
     import numpy as np

@@ -115,9 +115,9 @@ def signals(
         import numpy as np
 
         q = embedding.decode(query.vec)
-        vecs = [embedding.decode(s["vec"]) for s in features.get("reports", []) if s.get("vec") and s["id"] != query.id]
+        vecs = [s["vec"] for s in features.get("reports", []) if s.get("vec") and s["id"] != query.id]
         if vecs:
-            semantic_max = float(np.max(np.stack(vecs) @ q))
+            semantic_max = float(np.max(embedding.decode_many(vecs) @ q))
         mean = embedding.mean_vector(features)
         if mean is not None:
             semantic_mean = float(mean @ q)

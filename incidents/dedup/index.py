@@ -15,9 +15,9 @@ at most ``MAX_POSTINGS`` rows per term however large the catalogue grows.
 
 import datetime
 import math
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -138,8 +138,38 @@ def report_features_many(reports: Sequence[Report]) -> list[ReportFeatures]:
     return out
 
 
+# The features of the last few reports seen: the task matches a report and then
+# (auto-link, or a new incident) indexes it, and the embedding is the costly part.
+_RECENT: "OrderedDict[tuple[Any, ...], ReportFeatures]" = OrderedDict()
+RECENT_KEPT = 64
+
+
+def _cache_key(report: Report) -> tuple[Any, ...]:
+    return (
+        report.pk,
+        report.title,
+        report.text,
+        report.ai_system,
+        report.harm,
+        report.canonical_url,
+        report.source_url,
+        report.publisher,
+        report_date(report),
+    )
+
+
 def report_features(report: Report) -> ReportFeatures:
-    return report_features_many([report])[0]
+    if report.pk is None:
+        return report_features_many([report])[0]
+    key = _cache_key(report)
+    found = _RECENT.get(key)
+    if found is None:
+        found = _RECENT[key] = report_features_many([report])[0]
+        while len(_RECENT) > RECENT_KEPT:
+            _RECENT.popitem(last=False)
+    else:
+        _RECENT.move_to_end(key)
+    return replace(found, terms=list(found.terms), entities=dict(found.entities))
 
 
 def _term_dfs(terms: Iterable[str]) -> dict[str, int]:

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents import services
+from incidents.dedup import index as dedup_index
 from incidents.models import Entity, Incident, IncidentEntity, Report, ReportIncidentLink, Tagging
 from taxonomy.models import Term
 
@@ -95,9 +96,11 @@ class DemoLoader:
             incident.source_name, incident.external_id = SOURCE, key
         for report_row in report_rows:
             report = self.load_report(report_row)
-            ReportIncidentLink.objects.get_or_create(
+            _link, created = ReportIncidentLink.objects.get_or_create(
                 report=report, incident=incident, defaults={"method": ReportIncidentLink.Method.IMPORT}
             )
+            if created:
+                dedup_index.index_report(report, incident.pk)
             Report.objects.filter(pk=report.pk).update(status=Report.Status.ACCEPTED)
         for role, field in ((IncidentEntity.Role.DEVELOPER, "developers"), (IncidentEntity.Role.DEPLOYER, "deployers")):
             for slug in row.get(field) or []:

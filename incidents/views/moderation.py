@@ -107,6 +107,9 @@ def _report_context(report: Report, **extra: Any) -> dict[str, Any]:
         "events": report.events.select_related("actor"),
         "dedup": getattr(report, "dedup", None) if hasattr(report, "dedup") else None,
         "duplicates": selectors.report_duplicate_candidates(report),
+        "sender_pick": next(
+            (e.detail.get("incident") for e in report.events.all() if e.action == "sender_says_same_as"), None
+        ),
         "reject_form": RejectForm(),
         **extra,
     }

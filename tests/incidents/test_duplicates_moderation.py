@@ -172,3 +172,63 @@ def test_duplicate_actions_are_for_moderators_only(client, public_user, path):
     client.force_login(public_user)
     assert method(url).status_code == 403
     assert not PairVerdict.objects.exists()
+
+
+# --- The public form: "Is it one of these?" ------------------------------------------
+
+
+def index_published(title, text="", **kwargs):
+    """A published incident whose report is in the deduplication index."""
+    incident = published_incident(title=title, **kwargs)
+    report = services.report_submit(title=title, text=text, channel=Report.Channel.FEED)
+    services.report_attach(report=report, incident=incident, actor=None)
+    return incident
+
+
+def test_the_form_shows_similar_published_incidents_while_typing(client):
+    uber = index_published(
+        "Uber self-driving car kills a pedestrian in Tempe", "An autonomous Uber struck a woman crossing the road."
+    )
+    draft = IncidentFactory.create(title="Uber self-driving car kills a pedestrian (draft copy)")
+    report = services.report_submit(title=draft.title, text="Draft only.", channel=Report.Channel.FEED)
+    services.report_attach(report=report, incident=draft, actor=None)
+
+    response = client.get(
+        "/report/similar/",
+        {"title": "Self-driving Uber killed a pedestrian", "text": "A woman was hit in Tempe"},
+        HTTP_HX_REQUEST="true",
+    )
+
+    text = visible_text(response)
+    assert "Is it one of these?" in text
+    assert uber.public_id in text
+    assert draft.public_id not in text, "only published incidents are suggested"
+
+
+def test_the_similar_incidents_lookup_is_rate_limited(client):
+    index_published("Chatbot invents a refund policy", "An airline chatbot made up a bereavement discount.")
+    statuses = [
+        client.get(
+            "/report/similar/", {"title": "chatbot invents refund policy"}, REMOTE_ADDR="203.0.113.9"
+        ).status_code
+        for _ in range(31)
+    ]
+    assert statuses[:30] == [200] * 30
+    assert statuses[30] == 204
+
+
+def test_a_report_can_say_it_is_about_a_suggested_incident(client):
+    incident = index_published("Chatbot invents a refund policy", "An airline chatbot made up a discount.")
+
+    client.post(
+        "/report/",
+        {
+            "title": "Airline bot lied about refunds",
+            "text": "It promised a refund.",
+            "consent": "on",
+            "same_as": incident.public_id,
+        },
+    )
+
+    report = Report.objects.get(title="Airline bot lied about refunds")
+    assert report.events.get(action="sender_says_same_as").detail == {"incident": incident.public_id}
