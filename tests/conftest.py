@@ -9,6 +9,7 @@ skip at all fail the run.
 
 import os
 import shutil
+from collections.abc import Iterator
 
 import pytest
 from django.core.cache import cache
@@ -35,6 +36,56 @@ def _missing(item: pytest.Item) -> tuple[str, str] | None:
     if "browser" in item.keywords and chromium_path() is None:
         return "REQUIRE_BROWSER", "Chromium (apt-get install chromium)"
     return None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A transactional test empties the database when it ends; without serialized_rollback
+    # the migrated taxonomy and role groups would be gone for every test after it.
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
+            raise pytest.UsageError(f"{item.nodeid}: use django_db(transaction=True, serialized_rollback=True)")
+
+
+@pytest.fixture(autouse=True)
+def _migrated_data(request: pytest.FixtureRequest) -> None:
+    """Transactional tests flush the database between them. serialized_rollback is
+    meant to put the data of the migrations back, but was seen to miss it after the
+    live-server tests; reload it explicitly (idempotent, so a no-op when present)."""
+    marker = request.node.get_closest_marker("django_db")
+    if not (marker and marker.kwargs.get("transaction")):
+        return
+    request.getfixturevalue("_django_db_helper")
+    from taxonomy.models import Term
+
+    if Term.objects.exists():
+        return
+    from django.contrib.auth.models import Group
+    from django.contrib.sites.models import Site
+
+    from taxonomy.loader import load_taxonomy_file
+
+    load_taxonomy_file()
+    for name in (AUDITOR, MODERATOR, REGULATOR):
+        Group.objects.get_or_create(name=name)
+    Site.objects.get_or_create(pk=1, defaults={"domain": "127.0.0.1:8000", "name": "Incident Commons"})
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _celery_eager_default() -> bool:
+    """Celery reads its configuration lazily, once: load it now, from the untouched
+    settings, so that no test overriding CELERY_TASK_ALWAYS_EAGER can freeze it."""
+    from config.celery import app
+
+    return bool(app.conf.task_always_eager)
+
+
+@pytest.fixture(autouse=True)
+def _celery_eager_restored(_celery_eager_default: bool) -> Iterator[None]:
+    from config.celery import app
+
+    yield
+    app.conf.task_always_eager = _celery_eager_default
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -52,7 +52,7 @@ def files(tmp_path):
     return history, stream, tmp_path / "predictions.jsonl"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_it_writes_one_prediction_per_stream_report_in_report_order(files, capsys):
     history, stream, out = files
     call_command("dedup_benchmark", history=str(history), stream=str(stream), predictions_out=str(out))
@@ -76,7 +76,7 @@ def test_it_writes_one_prediction_per_stream_report_in_report_order(files, capsy
         assert name in printed
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_it_refuses_a_database_with_other_data(files):
     history, stream, out = files
     ReportFactory.create(title="A real report")

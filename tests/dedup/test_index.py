@@ -82,3 +82,37 @@ def test_common_terms_stop_getting_postings(linked, monkeypatch):
         index.index_report(report, incident.pk)
     assert DedupTerm.objects.get(term="w:chatbot").df == 3
     assert DedupPosting.objects.filter(term="w:chatbot").count() == 2
+
+
+def test_recent_features_are_reused_until_the_report_changes(linked, monkeypatch):
+    _incident, first, _second = linked
+    calls = []
+    original = index.report_features_many
+
+    def counting(reports):
+        calls.append(len(reports))
+        return original(reports)
+
+    monkeypatch.setattr(index, "report_features_many", counting)
+    index._RECENT.clear()
+    before = index.report_features(first)
+    assert index.report_features(first) == before
+    assert len(calls) == 1
+    first.title = "Florida crash: Tesla Autopilot blamed"
+    assert "w:blam" in index.report_features(first).terms or len(calls) == 2
+    assert len(calls) == 2
+
+
+def test_candidates_are_ranked_by_size_normalised_weight(linked):
+    from incidents.dedup import engine
+
+    incident, first, second = linked
+    index.index_report(first, incident.pk)
+    index.index_report(second, incident.pk)
+    small = IncidentFactory.create()
+    lone = ReportFactory.create(title="Tesla Autopilot crash")
+    link(lone, small)
+    index.index_report(lone, small.pk)
+    # Both share "tesla", "autopilot" and "crash" with the query; the big incident has two reports.
+    ranked = engine._postings({"w:tesla": 1.0, "w:autopilot": 1.0, "w:crash": 1.0}, 10)
+    assert [incident_id for incident_id, _w in ranked] == [small.pk, incident.pk]
