@@ -254,6 +254,8 @@ RATELIMIT_IP_META_KEY = os.environ.get("RATELIMIT_IP_META_KEY") or None
 # raise B-cubed F1 and auto-link more first reports (docs/dedup.md).
 DEDUP_AUTO_LINK_THRESHOLD = float(os.environ.get("DEDUP_AUTO_LINK_THRESHOLD", "0.9"))
 DEDUP_SUGGEST_THRESHOLD = float(os.environ.get("DEDUP_SUGGEST_THRESHOLD", "0.3"))
+# The public form's "Is it one of these?" shows published incidents scoring at least this.
+DEDUP_HINT_THRESHOLD = float(os.environ.get("DEDUP_HINT_THRESHOLD", "0.1"))
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

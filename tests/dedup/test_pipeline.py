@@ -42,9 +42,9 @@ def state(report: Report) -> tuple:
 def test_running_the_task_twice_links_once(incident):
     report = same_article()
 
-    tasks.dedup_report.apply(args=[report.pk])
+    tasks.dedup_report.apply(args=(report.pk,))
     first = state(report)
-    tasks.dedup_report.apply(args=[report.pk])
+    tasks.dedup_report.apply(args=(report.pk,))
 
     assert first[1] == DedupResult.Decision.AUTO_LINK
     assert first[4] == [(incident.pk, "dedup", False)]
@@ -54,7 +54,7 @@ def test_running_the_task_twice_links_once(incident):
 def test_a_crash_in_the_middle_leaves_nothing_half_written(incident, monkeypatch):
     report = same_article()
     twin = same_article()
-    tasks.dedup_report.apply(args=[twin.pk])  # a clean run, to compare with
+    tasks.dedup_report.apply(args=(twin.pk,))  # a clean run, to compare with
 
     def crash(**kwargs):
         raise KeyboardInterrupt("the worker was killed")
@@ -66,7 +66,7 @@ def test_a_crash_in_the_middle_leaves_nothing_half_written(incident, monkeypatch
     assert not ReportIncidentLink.objects.filter(report=report).exists()
 
     monkeypatch.undo()
-    tasks.dedup_report.apply(args=[report.pk])
+    tasks.dedup_report.apply(args=(report.pk,))
 
     clean = state(twin)
     assert state(report)[:3] == clean[:3]
@@ -81,7 +81,7 @@ def test_a_permanent_error_is_recorded_and_not_retried(incident, monkeypatch):
 
     monkeypatch.setattr(pipeline.engine, "match_report", broken)
     with pytest.raises(ValueError, match="bad data"):
-        tasks.dedup_report.apply(args=[report.pk])
+        tasks.dedup_report.apply(args=(report.pk,))
 
     result = DedupResult.objects.get(report=report)
     assert result.attempts == 1, "a permanent error is not retried"
@@ -94,7 +94,7 @@ def test_a_pair_called_not_a_duplicate_is_never_suggested_again(incident):
     report = same_article()
     PairVerdict.objects.create(report=report, incident=incident, verdict=PairVerdict.Verdict.DIFFERENT)
 
-    tasks.dedup_report.apply(args=[report.pk])
+    tasks.dedup_report.apply(args=(report.pk,))
 
     result = DedupResult.objects.get(report=report)
     assert incident.pk not in [c["incident"] for c in result.candidates]
@@ -106,6 +106,6 @@ def test_a_report_already_linked_by_a_moderator_is_not_auto_linked_elsewhere(inc
     report = same_article()
     services.report_attach(report=report, incident=other, actor=None)
 
-    tasks.dedup_report.apply(args=[report.pk])
+    tasks.dedup_report.apply(args=(report.pk,))
 
     assert list(report.links.values_list("incident_id", flat=True)) == [other.pk]
