@@ -231,3 +231,32 @@ def test_skip_link_is_the_first_tab_stop_and_moves_focus_to_main(page: Page):
     # The next Tab continues inside main, not back in the header.
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.closest('main') !== null")
+
+
+def test_the_form_suggests_a_matching_published_incident_while_typing(page: Page):
+    from incidents import services
+
+    incident = published_incident(title="Uber AV killed a pedestrian in Arizona")
+    article = services.report_submit(
+        title="Self-driving Uber kills a woman crossing the street in Tempe",
+        text="An autonomous Uber test car struck and killed a pedestrian in Tempe, Arizona.",
+        channel=Report.Channel.FEED,
+    )
+    services.report_attach(report=article, incident=incident, actor=None)
+
+    page.goto("/report/")
+    mark_page(page)
+    page.get_by_label("In one sentence, what happened?").fill("Uber self-driving car killed a pedestrian")
+    page.get_by_label("Tell us what happened").fill("An autonomous Uber hit a woman crossing the street in Tempe")
+
+    hint = page.get_by_role("region", name="Similar incidents")
+    expect(hint).to_contain_text("Is it one of these?", timeout=10_000)
+    expect(hint).to_contain_text(incident.public_id)
+    assert_no_reload(page)
+    hint.get_by_label("My report is about this incident").check()
+    page.get_by_label("I agree that Incident Commons may review this report").check()
+    page.get_by_role("button", name="Send report").click()
+
+    expect(page).to_have_url(re.compile(r"/report/status/[^/]+/$"))
+    report = Report.objects.get(title="Uber self-driving car killed a pedestrian")
+    assert report.events.get(action="sender_says_same_as").detail == {"incident": incident.public_id}
