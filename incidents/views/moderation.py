@@ -155,6 +155,15 @@ def _require_claim(request: HtmxHttpRequest, report: Report) -> None:
         raise services.ClaimConflict(_("%(name)s is working on this report.") % {"name": report.claimed_by})
 
 
+def _claim_conflict(request: HtmxHttpRequest, report: Report) -> HttpResponse | None:
+    """The 409 answer when another moderator holds the claim, else None."""
+    try:
+        _require_claim(request, report)
+    except services.ClaimConflict as exc:
+        return _report_panel(request, report, status=409, error=str(exc))
+    return None
+
+
 @moderator_required
 @require_POST
 def report_reject(request: HtmxHttpRequest, pk: int) -> HttpResponse:
@@ -175,10 +184,8 @@ def report_reject(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def report_new_incident(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     report = get_report_for_moderator(pk)
-    try:
-        _require_claim(request, report)
-    except services.ClaimConflict as exc:
-        return _report_panel(request, report, status=409, error=str(exc))
+    if (conflict := _claim_conflict(request, report)) is not None:
+        return conflict
     incident = services.incident_create_from_report(report=report, actor=request.user)
     messages.success(request, _("Draft incident %(id)s opened from the report.") % {"id": incident.public_id})
     return _done(request, f"/moderation/incidents/{incident.pk}/")
@@ -202,10 +209,8 @@ def report_attach(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if not incident_id.isdigit():
         raise Http404
     incident = get_object_or_404(Incident, pk=int(incident_id))
-    try:
-        _require_claim(request, report)
-    except services.ClaimConflict as exc:
-        return _report_panel(request, report, status=409, error=str(exc))
+    if (conflict := _claim_conflict(request, report)) is not None:
+        return conflict
     services.report_attach(report=report, incident=incident, actor=request.user)
     messages.success(request, _("Report added to %(id)s.") % {"id": incident.public_id})
     return _report_panel(request, report)
@@ -402,10 +407,8 @@ def report_compare(request: HtmxHttpRequest, pk: int, incident_pk: int) -> HttpR
 def pair_same(request: HtmxHttpRequest, pk: int, incident_pk: int) -> HttpResponse:
     report = get_report_for_moderator(pk)
     incident = get_incident_for_moderator(incident_pk)
-    try:
-        _require_claim(request, report)
-    except services.ClaimConflict as exc:
-        return _report_panel(request, report, status=409, error=str(exc))
+    if (conflict := _claim_conflict(request, report)) is not None:
+        return conflict
     services.pair_mark_same(report=report, incident=incident, actor=request.user)
     messages.success(request, _("Report added to %(id)s.") % {"id": incident.public_id})
     return _report_panel(request, report)
