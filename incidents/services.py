@@ -206,18 +206,25 @@ def report_reject(*, report: Report, actor: Any, reason: str) -> Report:
     return report
 
 
+def _link_create(report: Report, incident: Incident, **defaults: Any) -> tuple[ReportIncidentLink, bool]:
+    """Link a report to an incident (or to what it was merged into) once, and put
+    the report in the deduplication index when the link is new."""
+    incident = incident_follow_merges(incident)
+    link, created = ReportIncidentLink.objects.get_or_create(report=report, incident=incident, defaults=defaults)
+    if created:
+        dedup_index.index_report(report, incident.pk)
+    return link, created
+
+
 def report_attach(*, report: Report, incident: Incident, actor: Any) -> ReportIncidentLink:
     """Link a report to an incident. The sender hears of it once the incident is
     public: attaching to a draft keeps the report in review."""
-    incident = incident_follow_merges(incident)
     with transaction.atomic():
-        link, created = ReportIncidentLink.objects.get_or_create(
-            report=report,
-            incident=incident,
-            defaults={"method": ReportIncidentLink.Method.MODERATOR, "made_by": actor, "confirmed": True},
+        link, created = _link_create(
+            report, incident, method=ReportIncidentLink.Method.MODERATOR, made_by=actor, confirmed=True
         )
+        incident = link.incident
         if created:
-            dedup_index.index_report(report, incident.pk)
             if incident.is_published:
                 _set_report_status(report, Report.Status.ACCEPTED, claimed_by=None, claimed_at=None)
                 _report_event(report, actor=actor, action="published", public=True, incident=incident.public_id)
@@ -232,16 +239,16 @@ def report_attach(*, report: Report, incident: Incident, actor: Any) -> ReportIn
 def report_link_auto(*, report: Report, incident_id: int, score: float) -> ReportIncidentLink:
     """The deduplication engine links a report it is certain about. The link is
     unconfirmed until a moderator confirms it, and can be undone."""
-    incident = Incident.objects.get(pk=incident_id)
-    incident = incident_follow_merges(incident)
     with transaction.atomic():
-        link, created = ReportIncidentLink.objects.get_or_create(
-            report=report,
-            incident=incident,
-            defaults={"method": ReportIncidentLink.Method.DEDUP, "score": score, "confirmed": False},
+        link, created = _link_create(
+            report,
+            Incident.objects.get(pk=incident_id),
+            method=ReportIncidentLink.Method.DEDUP,
+            score=score,
+            confirmed=False,
         )
+        incident = link.incident
         if created:
-            dedup_index.index_report(report, incident.pk)
             ReportEvent.objects.create(
                 report=report, action="auto_linked", detail={"incident": incident.public_id, "score": score}
             )

@@ -34,16 +34,6 @@ BASE = f"http://{ADDRESS}"
 OUT = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/shots")
 MODERATOR = ("moderator@example.org", "a-long-demo-password")
 WIDTHS = {"desktop": 1280, "mobile": 390}
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 INCIDENTS: list[dict[str, Any]] = [
     {
@@ -219,6 +209,7 @@ def shoot_pages(page: "Page", size: str, urls: dict[str, str]) -> None:
 def shoot(urls: dict[str, str]) -> None:
     from playwright.sync_api import sync_playwright
 
+    from tests.browser.conftest import LAUNCH_ARGS
     from tests.conftest import chromium_path
 
     OUT.mkdir(parents=True, exist_ok=True)

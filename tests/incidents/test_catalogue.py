@@ -19,11 +19,6 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def public_ids(response) -> list[str]:
     """The incident ids a page shows, in order, each once."""
     return list(dict.fromkeys(re.findall(r"INC-\d{4}-\d{6}", visible_text(response))))

@@ -14,17 +14,6 @@ from .test_reporting import visible_text
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def mod_client(client, moderator):
-    client.force_login(moderator)
-    return client
-
-
-@pytest.fixture(params=[False, True], ids=["plain", "htmx"])
-def htmx(request):
-    return request.param
-
-
 def suggested(report, *incidents, decision="suggest"):
     candidates = [
         {

@@ -38,18 +38,6 @@ from .test_reporting import visible_text
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(params=[False, True], ids=["plain", "htmx"])
-def htmx(request):
-    """Run the test once as a plain request and once as an htmx request."""
-    return request.param
-
-
-@pytest.fixture
-def mod_client(client, moderator):
-    client.force_login(moderator)
-    return client
-
-
 def tag(incident, vocabulary, code, **kwargs):
     return Tagging.objects.create(
         incident=incident, term=term(vocabulary, code), source=Tagging.Source.MODERATOR, **kwargs

@@ -22,23 +22,6 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(params=[False, True], ids=["plain", "htmx"])
-def htmx(request):
-    """Run the test once as a plain form post and once as an htmx request."""
-    return request.param
-
-
-@pytest.fixture
-def mod_client(client, moderator):
-    client.force_login(moderator)
-    return client
-
-
 @pytest.fixture
 def other_moderator():
     return UserFactory.create(username="other-moderator", roles=["moderator"])

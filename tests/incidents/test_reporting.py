@@ -25,12 +25,6 @@ VALID = {
 SCRIPT = "<script>alert(1)</script>"
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # Every role fixture makes a user; the default hasher takes a quarter of a second.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def visible_text(response) -> str:
     """A page as a person reads it: without tags, entities decoded, spaces collapsed."""
     content = re.sub(r"<(script|style)\b.*?</\1>", " ", response.content.decode(), flags=re.S)

@@ -30,11 +30,6 @@ from .test_evidence import EXE_BYTES
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def other_moderator():
     return UserFactory.create(username="other-moderator", roles=["moderator"])
