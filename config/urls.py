@@ -12,6 +12,7 @@ urlpatterns = [
     path("moderation/", include(moderation_patterns)),
     path("taxonomy/", include("taxonomy.urls")),
     path("accounts/", include("allauth.urls")),
+    path("account/api-keys/", include("api.keys_urls")),
     path("api/v1/", include("api.urls")),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),

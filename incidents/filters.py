@@ -18,6 +18,16 @@ def _terms(vocabulary: str) -> Any:
     return Term.objects.filter(vocabulary__code=vocabulary, deprecated_by__isnull=True).select_related("parent")
 
 
+def has_country(code: str) -> Q:
+    """django-countries stores several countries as "FR,US": match a whole code."""
+    return (
+        Q(countries=code)
+        | Q(countries__startswith=f"{code},")
+        | Q(countries__endswith=f",{code}")
+        | Q(countries__contains=f",{code},")
+    )
+
+
 class HazardChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Term) -> str:  # type: ignore[override]
         return f"— {obj.label}" if obj.parent_id else obj.label
@@ -100,13 +110,7 @@ class IncidentFilter(django_filters.FilterSet):
         return _has_term(queryset, [value.pk])
 
     def filter_country(self, queryset: QuerySet[Incident], name: str, value: str) -> QuerySet[Incident]:
-        # django-countries stores several countries as "FR,US": match a whole code.
-        return queryset.filter(
-            Q(countries=value)
-            | Q(countries__startswith=f"{value},")
-            | Q(countries__endswith=f",{value}")
-            | Q(countries__contains=f",{value},")
-        )
+        return queryset.filter(has_country(value))
 
     def filter_entity(self, queryset: QuerySet[Incident], name: str, value: str) -> QuerySet[Incident]:
         """By slug or by any alias: "Open AI" and "openai.com" find OpenAI."""

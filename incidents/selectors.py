@@ -9,16 +9,71 @@ for 10 rows or 100.
 import datetime
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from taxonomy.models import Term, Vocabulary
 
-from .models import Incident, IncidentEntity, Report, ReportEvent, ReportIncidentLink, Tagging
+from .models import Entity, Incident, IncidentEntity, Report, ReportEvent, ReportIncidentLink, Tagging
+
+# An incident with at least this many confirmed reports is "corroborated"; "confirmed"
+# is kept for incidents reproduced by an audit (docs/api.md).
+VERIFICATION_CORROBORATED_REPORTS = 2
 
 
 def incident_public_queryset() -> QuerySet[Incident]:
     return Incident.objects.filter(status=Incident.Status.PUBLISHED)
+
+
+def incident_with_verification(queryset: QuerySet[Incident]) -> QuerySet[Incident]:
+    """Annotate ``confirmed_reports``: the reports a moderator confirmed (automatic links
+    awaiting confirmation are not public and do not count)."""
+    counts = (
+        ReportIncidentLink.objects.filter(incident=OuterRef("pk"), confirmed=True)
+        .order_by()
+        .values("incident")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return queryset.annotate(confirmed_reports=Coalesce(Subquery(counts, output_field=IntegerField()), 0))
+
+
+def verification_status(confirmed_reports: int) -> str:
+    return "corroborated" if confirmed_reports >= VERIFICATION_CORROBORATED_REPORTS else "unverified"
+
+
+def report_public_queryset() -> QuerySet[Report]:
+    """Reports that support a published incident through a confirmed link; only their
+    public fields may be shown (never the text, contact e-mail, evidence or submitter)."""
+    public_links = ReportIncidentLink.objects.filter(
+        report=OuterRef("pk"), confirmed=True, incident__status=Incident.Status.PUBLISHED
+    )
+    return Report.objects.filter(Exists(public_links))
+
+
+def report_public_incident_ids(report_ids: list[int]) -> dict[int, list[str]]:
+    """The public ids of the published incidents each report supports (one query)."""
+    rows = (
+        ReportIncidentLink.objects.filter(
+            report_id__in=report_ids, confirmed=True, incident__status=Incident.Status.PUBLISHED
+        )
+        .order_by("incident__public_id")
+        .values_list("report_id", "incident__public_id")
+    )
+    found: dict[int, list[str]] = {}
+    for report_id, public_id in rows:
+        found.setdefault(report_id, []).append(public_id)
+    return found
+
+
+def entity_public_queryset() -> QuerySet[Entity]:
+    """Entities with the number of published incidents they are involved in."""
+    published = IncidentEntity.objects.filter(entity=OuterRef("pk"), incident__status=Incident.Status.PUBLISHED)
+    counts = published.order_by().values("entity").annotate(n=Count("incident", distinct=True)).values("n")
+    return Entity.objects.annotate(
+        incident_count=Coalesce(Subquery(counts, output_field=IntegerField()), 0)
+    ).prefetch_related("aliases")
 
 
 def _tag_prefetch() -> Prefetch:

@@ -88,6 +88,16 @@ def _celery_eager_restored(_celery_eager_default: bool) -> Iterator[None]:
     app.conf.task_always_eager = _celery_eager_default
 
 
+@pytest.fixture
+def eager_tasks(settings, _celery_eager_default: bool) -> Iterator[None]:
+    """Run Celery tasks in the test process even where a broker is configured (CI)."""
+    from config.celery import app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    app.conf.task_always_eager = True
+    yield  # _celery_eager_restored puts Celery's value back
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     missing = _missing(item)
     if missing is None:

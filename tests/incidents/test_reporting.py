@@ -10,7 +10,6 @@ from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from config.celery import app as celery_app
 from incidents import services, tasks
 from incidents.models import Evidence, Report, ReportEvent
 
@@ -39,18 +38,6 @@ def submit(client, **changes):
 
 def days_from_today(days: int) -> str:
     return (timezone.localdate() + datetime.timedelta(days=days)).isoformat()
-
-
-@pytest.fixture
-def eager_tasks(settings):
-    """Run Celery tasks in the test process even where a broker is configured (CI)."""
-    # Read Celery's own value before touching the settings: Celery loads its
-    # configuration lazily, and would otherwise keep the overridden value for good.
-    before = celery_app.conf.task_always_eager
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = before
 
 
 def publish_from_report(report: Report, moderator) -> str:

@@ -1,0 +1,123 @@
+"""``/api/v1/incidents/``: published incidents, filtered, cursor-paged, as JSON or CSV."""
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpResponseBase, HttpResponsePermanentRedirect
+from django.urls import reverse
+from django.utils.http import http_date
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import viewsets
+from rest_framework.exceptions import NotFound
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from incidents.models import Incident
+from incidents.selectors import incident_follow_merges, incident_public_queryset, incident_with_verification
+
+from ..csv_export import CSVRenderer, stream_csv
+from ..filters import IncidentApiFilter
+from ..pagination import ApiCursorPagination
+from ..serializers import IncidentDetailSerializer, IncidentSerializer, incident_api_prefetch
+from .base import ApiViewMixin
+
+INCIDENT_ORDERINGS: dict[str, tuple[str, ...]] = {
+    "-date_published": ("-published_at", "-pk"),
+    "date_published": ("published_at", "pk"),
+    "-modified": ("-modified", "-pk"),
+    "modified": ("modified", "pk"),
+    "id": ("public_id",),
+    "-id": ("-public_id",),
+}
+ORDERING_PARAM = OpenApiParameter(
+    "ordering",
+    str,
+    enum=list(INCIDENT_ORDERINGS),
+    description="Order of the results (default ``-date_published``; use ``modified`` for incremental sync).",
+)
+FORMAT_PARAM = OpenApiParameter(
+    "format", str, enum=["json", "csv"], description="``csv`` streams every matching row as CSV (no paging)."
+)
+CSV_FIELDS = [
+    "id",
+    "url",
+    "event_type",
+    "title",
+    "date_occurred",
+    "countries",
+    "severity",
+    "hazards",
+    "failure_modes",
+    "harm_types",
+    "stakeholders",
+    "industries",
+    "mit_domains",
+    "entities",
+    "verification",
+    "date_published",
+    "modified",
+]
+
+
+def incident_api_queryset() -> QuerySet[Incident]:
+    return incident_with_verification(incident_public_queryset())
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List published incidents",
+        parameters=[ORDERING_PARAM, FORMAT_PARAM],
+        responses={(200, "application/json"): IncidentSerializer(many=True), (200, "text/csv"): OpenApiTypes.STR},
+    ),
+    retrieve=extend_schema(summary="One published incident, with its reports", parameters=[FORMAT_PARAM]),
+)
+class IncidentViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
+    lookup_field = "public_id"
+    lookup_url_kwarg = "public_id"
+    lookup_value_regex = r"INC-\d{4}-\d{1,9}"
+    filterset_class = IncidentApiFilter
+    pagination_class = ApiCursorPagination
+    renderer_classes = [JSONRenderer, CSVRenderer]
+    orderings = INCIDENT_ORDERINGS
+    default_ordering = "-date_published"
+
+    def get_queryset(self) -> QuerySet[Incident]:
+        return incident_api_prefetch(incident_api_queryset(), with_reports=self.action == "retrieve")
+
+    def get_serializer_class(self) -> Any:
+        return IncidentDetailSerializer if self.action == "retrieve" else IncidentSerializer
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.accepted_renderer.format == "csv":
+            queryset = self.filter_queryset(self.get_queryset())
+            return self._csv(queryset.order_by(*ApiCursorPagination().get_ordering(request, queryset, self)))
+        return super().list(request, *args, **kwargs)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        public_id = str(kwargs.get("public_id", "")).upper()
+        instance = self.get_queryset().filter(public_id=public_id).first()
+        if instance is None:
+            merged = Incident.objects.filter(public_id=public_id, status=Incident.Status.MERGED).first()
+            target = incident_follow_merges(merged) if merged is not None else None
+            if target is not None and target.status == Incident.Status.PUBLISHED:
+                # A merged incident's id keeps working: it points to the incident it became part of.
+                url = reverse("api:incident-detail", kwargs={"public_id": target.public_id})
+                return HttpResponsePermanentRedirect(request.build_absolute_uri(url))
+            raise NotFound(_("No published incident has this id."))
+        if request.accepted_renderer.format == "csv":
+            return self._csv(self.get_queryset().filter(pk=instance.pk))
+        response = Response(self.get_serializer(instance).data)
+        response["Last-Modified"] = http_date(instance.modified.timestamp())
+        return response
+
+    def _csv(self, queryset: QuerySet[Incident]) -> HttpResponseBase:
+        context = self.get_serializer_context()
+        return stream_csv(
+            queryset,
+            lambda chunk: IncidentSerializer(chunk, many=True, context=context).data,
+            CSV_FIELDS,
+            "incidents.csv",
+        )
