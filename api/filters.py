@@ -15,8 +15,6 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
 
 from incidents.filters import has_country
 from incidents.models import Entity, Incident, IncidentEntity, Report, Tagging, normalise_alias
@@ -81,8 +79,7 @@ class TermCodesField(forms.CharField):
         return crosswalk_sources(self.crosswalk, code)
 
 
-@extend_schema_field(OpenApiTypes.STR)
-class TermCodesFilter(django_filters.Filter):
+class TermCodesFilter(django_filters.CharFilter):
     field_class = TermCodesField
 
     def filter(self, qs: QuerySet[Incident], value: list[int] | None) -> QuerySet[Incident]:
@@ -121,8 +118,7 @@ class AwareDateTimeField(forms.CharField):
         return parsed
 
 
-@extend_schema_field(OpenApiTypes.DATETIME)
-class AwareDateTimeFilter(django_filters.Filter):
+class AwareDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = AwareDateTimeField
 
 
@@ -228,10 +224,16 @@ class ReportApiFilter(django_filters.FilterSet):
     incident = django_filters.CharFilter(
         method="filter_incident", help_text=_("Reports of this incident (its public id).")
     )
-    date_published_after = django_filters.DateFilter(field_name="date_published", lookup_expr="gte")
-    date_published_before = django_filters.DateFilter(field_name="date_published", lookup_expr="lte")
-    language = django_filters.CharFilter(field_name="language")
-    updated_since = AwareDateTimeFilter(field_name="modified", lookup_expr="gte")
+    date_published_after = django_filters.DateFilter(
+        field_name="date_published", lookup_expr="gte", help_text=_("Published on or after (YYYY-MM-DD).")
+    )
+    date_published_before = django_filters.DateFilter(
+        field_name="date_published", lookup_expr="lte", help_text=_("Published on or before (YYYY-MM-DD).")
+    )
+    language = django_filters.CharFilter(field_name="language", help_text=_("Language code, e.g. ``en``."))
+    updated_since = AwareDateTimeFilter(
+        field_name="modified", lookup_expr="gte", help_text=_("Changed at or after this ISO 8601 date-time.")
+    )
 
     class Meta:
         model = Report
@@ -242,7 +244,7 @@ class ReportApiFilter(django_filters.FilterSet):
 
 
 class EntityApiFilter(django_filters.FilterSet):
-    kind = django_filters.ChoiceFilter(choices=Entity.Kind.choices)
+    kind = django_filters.ChoiceFilter(choices=Entity.Kind.choices, help_text=_("Organisation or AI system."))
     q = django_filters.CharFilter(method="filter_q", help_text=_("A name or alias (any spelling)."))
 
     class Meta:

@@ -10,7 +10,6 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -122,6 +121,15 @@ class IncidentSerializer(serializers.ModelSerializer):
     verification = serializers.SerializerMethodField()
     date_published = serializers.DateTimeField(source="published_at", help_text=_("First published here."))
     modified = serializers.DateTimeField(help_text=_("Any public change; use with ``updated_since``."))
+    status = serializers.ChoiceField(
+        choices=["published", "withdrawn", "merged"],
+        help_text=_(
+            "“published”; in a sync pull (``updated_since`` or ``ordering=modified``) also “withdrawn” or “merged”: "
+            "a tombstone that says the incident left the public set, with every other field empty."
+        ),
+    )
+    withdrawn = serializers.SerializerMethodField(help_text=_("When it was withdrawn, or null."))
+    duplicate_of = serializers.SerializerMethodField(help_text=_("The incident it was merged into, or null."))
 
     class Meta:
         model = Incident
@@ -149,7 +157,35 @@ class IncidentSerializer(serializers.ModelSerializer):
             "verification",
             "date_published",
             "modified",
+            "status",
+            "withdrawn",
+            "duplicate_of",
         ]
+
+    def to_representation(self, instance: Incident) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if instance.status == Incident.Status.PUBLISHED:
+            return data
+        # A tombstone: which incident left, when and where to; nothing of its content.
+        kept = {"id", "url", "status", "withdrawn", "duplicate_of", "date_published", "modified"}
+        for name, value in data.items():
+            if name not in kept:
+                data[name] = [] if isinstance(value, list) else (None if value is None else type(value)())
+        data["event_type"] = ""
+        data["verification"] = {"status": "unverified", "reports": 0, "reproductions": 0}
+        return data
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_withdrawn(self, incident: Incident) -> Any:
+        if incident.status != Incident.Status.WITHDRAWN:
+            return None
+        return serializers.DateTimeField().to_representation(incident.modified)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_duplicate_of(self, incident: Incident) -> str | None:
+        if incident.status != Incident.Status.MERGED or incident.merged_into is None:
+            return None
+        return incident.merged_into.public_id
 
     def get_url(self, incident: Incident) -> str:
         request = self.context.get("request")
@@ -160,11 +196,11 @@ class IncidentSerializer(serializers.ModelSerializer):
     def get_countries(self, incident: Incident) -> list[str]:
         return [c.code for c in incident.countries]
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_severity(self, incident: Incident) -> str | None:
         return incident.severity.code if incident.severity else None
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_autonomy_level(self, incident: Incident) -> str | None:
         found = _tags(incident, "oecd-autonomy")
         return found[0]["code"] if found else None
@@ -232,8 +268,8 @@ class EntityDetailSerializer(EntitySerializer):
 
 
 class TermSerializer(serializers.ModelSerializer):
-    parent = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    deprecated_by = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    parent = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    deprecated_by = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = Term

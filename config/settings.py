@@ -275,7 +275,7 @@ REST_FRAMEWORK = {
         "submit": os.environ.get("API_THROTTLE_SUBMIT", "60/hour"),
     },
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
     "URL_FORMAT_OVERRIDE": "format",
 }

@@ -278,6 +278,7 @@ def link_confirm(*, link: ReportIncidentLink, actor: Any) -> ReportIncidentLink:
     with transaction.atomic():
         ReportIncidentLink.objects.filter(pk=link.pk).update(confirmed=True, made_by=actor)
         link.refresh_from_db()
+        _touch(link.incident)  # its public reports changed
         PairVerdict.objects.update_or_create(
             report=link.report, incident=link.incident, defaults={"verdict": PairVerdict.Verdict.SAME, "actor": actor}
         )

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import views
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -30,10 +30,12 @@ class JSONLinesRenderer(BaseRenderer):
 
 @extend_schema(
     summary="Every published incident with its reports, as JSON Lines",
+    parameters=[OpenApiParameter("format", str, enum=["jsonl"], description="Optional; the answer is JSON Lines.")],
     responses={(200, "application/x-ndjson"): OpenApiTypes.STR},
 )
 class IncidentExportView(ApiViewMixin, views.APIView):
-    renderer_classes = [JSONLinesRenderer, JSONRenderer]
+    # JSON first: errors (and failed content negotiation) answer in the documented JSON shape.
+    renderer_classes = [JSONRenderer, JSONLinesRenderer]
 
     def get(self, request: Request) -> StreamingHttpResponse:
         queryset = incident_api_prefetch(incident_api_queryset(), with_reports=True).order_by("published_at", "pk")

@@ -62,8 +62,16 @@ CSV_FIELDS = [
 ]
 
 
-def incident_api_queryset() -> QuerySet[Incident]:
-    return incident_with_verification(incident_public_queryset())
+def incident_api_queryset(*, with_tombstones: bool = False) -> QuerySet[Incident]:
+    """Published incidents; for incremental sync also those withdrawn or merged after
+    they were published, as tombstones (see ``IncidentSerializer``)."""
+    queryset = incident_public_queryset()
+    if with_tombstones:
+        gone = Incident.objects.filter(
+            status__in=[Incident.Status.WITHDRAWN, Incident.Status.MERGED], published_at__isnull=False
+        )
+        queryset = (queryset | gone).select_related("merged_into")
+    return incident_with_verification(queryset)
 
 
 @extend_schema_view(
@@ -85,7 +93,14 @@ class IncidentViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     default_ordering = "-date_published"
 
     def get_queryset(self) -> QuerySet[Incident]:
-        return incident_api_prefetch(incident_api_queryset(), with_reports=self.action == "retrieve")
+        # A client that syncs (updated_since, or the order of changes) must also hear of what
+        # left the public set, or its copy would keep it for ever.
+        params = self.request.query_params
+        syncing = bool(params.get("updated_since")) or params.get("ordering") in ("modified", "-modified")
+        tombstones = self.action == "list" and syncing
+        return incident_api_prefetch(
+            incident_api_queryset(with_tombstones=tombstones), with_reports=self.action == "retrieve"
+        )
 
     def get_serializer_class(self) -> Any:
         return IncidentDetailSerializer if self.action == "retrieve" else IncidentSerializer

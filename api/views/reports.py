@@ -49,8 +49,10 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     list=extend_schema(
         summary="List the public fields of reports of published incidents",
         parameters=[
-            OpenApiParameter("ordering", str, enum=list(REPORT_ORDERINGS)),
-            OpenApiParameter("format", str, enum=["json", "csv"]),
+            OpenApiParameter("ordering", str, enum=list(REPORT_ORDERINGS), description="Order (default ``-id``)."),
+            OpenApiParameter(
+                "format", str, enum=["json", "csv"], description="``csv`` streams every matching row (no paging)."
+            ),
         ],
         responses={(200, "application/json"): ReportSerializer(many=True), (200, "text/csv"): OpenApiTypes.STR},
     ),
@@ -74,6 +76,12 @@ class ReportViewSet(ApiViewMixin, mixins.CreateModelMixin, viewsets.ReadOnlyMode
 
     def get_serializer_class(self) -> Any:
         return ReportSubmitSerializer if self.action == "create" else ReportSerializer
+
+    def get_renderers(self) -> list[Any]:
+        # CSV is a list format; one report, or a submission's receipt, is JSON.
+        if self.action == "list":
+            return super().get_renderers()
+        return [JSONRenderer()]
 
     def get_permissions(self) -> list[Any]:
         if self.action == "create":

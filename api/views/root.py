@@ -1,7 +1,9 @@
 """``/api/v1/``: what the API is and where everything is."""
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import api_view
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
@@ -29,3 +31,10 @@ def api_root(request: Request) -> Response:
             "endpoints": {key: reverse(name, request=request) for key, name in names.items()},
         }
     )
+
+
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+def not_found(request: Request, path: str = "") -> Response:
+    """Any other address under /api/v1/: a 404 in the API's JSON shape, not an HTML page."""
+    raise NotFound(_("There is nothing at this address. The endpoints are listed at /api/v1/."))
