@@ -115,7 +115,11 @@ class AwareDateTimeField(forms.CharField):
             )
         if timezone.is_naive(parsed):
             parsed = timezone.make_aware(parsed, datetime.UTC)
-        return parsed
+        try:
+            # In UTC: databases refuse offsets beyond ±15:59, which Python accepts.
+            return parsed.astimezone(datetime.UTC)
+        except (OverflowError, ValueError) as exc:
+            raise forms.ValidationError(_("This date-time is out of range."), code="invalid") from exc
 
 
 class AwareDateTimeFilter(django_filters.IsoDateTimeFilter):

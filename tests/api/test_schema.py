@@ -3,7 +3,9 @@ finds no server error and no response that breaks the schema."""
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 from hypothesis import HealthCheck, settings
@@ -47,13 +49,20 @@ def test_every_filter_and_field_is_described():
 
 @pytest.fixture
 def fuzzing(settings, catalogue):
+    """High rates, a key that may submit, and the database connection kept open between
+    requests (the WSGI app would close it after each, as in production; Django's own
+    test client prevents that the same way)."""
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"anon": "100000/min", "key": "100000/min", "submit": "100000/min"},
     }
     user = UserFactory.create(username="fuzzer")
     _key, raw = api_key_create(user=user, name="fuzz", scope=ApiKey.Scope.SUBMIT)
-    return raw
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield raw
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.mark.django_db

@@ -120,3 +120,12 @@ def test_confirming_a_report_counts_as_a_change(api, moderator):
 )
 def test_updated_since_accepts_iso_8601(api, db, value):
     assert api.get("/api/v1/incidents/", {"updated_since": value}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("value", "status"),
+    [("6013-02-13T16:03:49+17:51", 200), ("9999-12-31T23:00:00-05:00", 400), ("2026-02-30T00:00:00Z", 400)],
+)
+def test_updated_since_out_of_the_databases_range_is_not_a_500(api, db, value, status):
+    """Found by schemathesis on PostgreSQL, which refuses offsets beyond ±15:59."""
+    assert api.get("/api/v1/incidents/", {"updated_since": value}).status_code == status

@@ -204,6 +204,15 @@ def shoot_pages(page: "Page", size: str, urls: dict[str, str]) -> None:
     save(page, "queue", size, "/moderation/")
     save(page, "review", size, urls["report"])
     save(page, "workspace", size, urls["workspace"])
+    page.goto("/account/api-keys/")
+    page.get_by_label("Name").fill("Monthly statistics")
+    page.get_by_role("button", name="Make the key").click()
+    page.wait_for_load_state()
+    save(page, "api-keys-new", size)
+    save(page, "api-keys", size, "/account/api-keys/")
+    page.goto("/api/v1/docs/")
+    page.wait_for_selector(".opblock")
+    save(page, "api-docs", size)
 
 
 def shoot(urls: dict[str, str]) -> None:
