@@ -22,7 +22,7 @@ from ..csv_export import CSVRenderer, stream_csv
 from ..filters import IncidentApiFilter
 from ..pagination import ApiCursorPagination
 from ..serializers import IncidentDetailSerializer, IncidentSerializer, incident_api_prefetch
-from .base import ApiViewMixin
+from .base import ApiViewMixin, CsvListMixin
 
 INCIDENT_ORDERINGS: dict[str, tuple[str, ...]] = {
     "-date_published": ("-published_at", "-pk"),
@@ -82,7 +82,7 @@ def incident_api_queryset(*, with_tombstones: bool = False) -> QuerySet[Incident
     ),
     retrieve=extend_schema(summary="One published incident, with its reports", parameters=[FORMAT_PARAM]),
 )
-class IncidentViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
+class IncidentViewSet(ApiViewMixin, CsvListMixin, viewsets.ReadOnlyModelViewSet):
     lookup_field = "public_id"
     lookup_url_kwarg = "public_id"
     lookup_value_regex = r"INC-\d{4}-\d{1,9}"
@@ -91,6 +91,8 @@ class IncidentViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     renderer_classes = [JSONRenderer, CSVRenderer]
     orderings = INCIDENT_ORDERINGS
     default_ordering = "-date_published"
+    csv_fields = CSV_FIELDS
+    csv_filename = "incidents.csv"
 
     def get_queryset(self) -> QuerySet[Incident]:
         # A client that syncs (updated_since, or the order of changes) must also hear of what
@@ -103,13 +105,7 @@ class IncidentViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
         )
 
     def get_serializer_class(self) -> Any:
-        return IncidentDetailSerializer if self.action == "retrieve" else IncidentSerializer
-
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if request.accepted_renderer.format == "csv":
-            queryset = self.filter_queryset(self.get_queryset())
-            return self._csv(queryset.order_by(*ApiCursorPagination().get_ordering(request, queryset, self)))
-        return super().list(request, *args, **kwargs)
+        return IncidentSerializer if self.action == "list" else IncidentDetailSerializer
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
         public_id = str(kwargs.get("public_id", "")).upper()
@@ -123,16 +119,8 @@ class IncidentViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
                 return HttpResponsePermanentRedirect(request.build_absolute_uri(url))
             raise NotFound(_("No published incident has this id."))
         if request.accepted_renderer.format == "csv":
-            return self._csv(self.get_queryset().filter(pk=instance.pk))
+            queryset = self.get_queryset().filter(pk=instance.pk)
+            return stream_csv(queryset, self.csv_rows, self.csv_fields, self.csv_filename)
         response = Response(self.get_serializer(instance).data)
         response["Last-Modified"] = http_date(instance.modified.timestamp())
         return response
-
-    def _csv(self, queryset: QuerySet[Incident]) -> HttpResponseBase:
-        context = self.get_serializer_context()
-        return stream_csv(
-            queryset,
-            lambda chunk: IncidentSerializer(chunk, many=True, context=context).data,
-            CSV_FIELDS,
-            "incidents.csv",
-        )

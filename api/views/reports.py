@@ -1,12 +1,10 @@
 """``/api/v1/reports/``: read the public fields of published incidents' reports;
 POST submits a new report through the same service as the web form."""
 
-from collections.abc import Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
-from django.http import HttpResponseBase
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -21,13 +19,13 @@ from incidents.selectors import report_public_incident_ids, report_public_querys
 
 from .. import submission
 from ..authentication import api_key_of
-from ..csv_export import CSVRenderer, stream_csv
+from ..csv_export import CSVRenderer
 from ..filters import ReportApiFilter
 from ..pagination import ApiCursorPagination
 from ..permissions import CanSubmit
 from ..serializers import ReportReceiptSerializer, ReportSerializer, ReportSubmitSerializer
 from ..throttling import AnonThrottle, KeyThrottle, SubmitThrottle
-from .base import ApiViewMixin
+from .base import ApiViewMixin, CsvListMixin
 
 REPORT_ORDERINGS: dict[str, tuple[str, ...]] = {
     "-id": ("-pk",),
@@ -64,12 +62,14 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
         parameters=[IDEMPOTENCY_HEADER],
     ),
 )
-class ReportViewSet(ApiViewMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class ReportViewSet(ApiViewMixin, CsvListMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = ReportApiFilter
     pagination_class = ApiCursorPagination
     renderer_classes = [JSONRenderer, CSVRenderer]
     orderings = REPORT_ORDERINGS
     default_ordering = "-id"
+    csv_fields = CSV_FIELDS
+    csv_filename = "reports.csv"
 
     def get_queryset(self) -> QuerySet[Report]:
         return report_public_queryset()
@@ -93,24 +93,17 @@ class ReportViewSet(ApiViewMixin, mixins.CreateModelMixin, viewsets.ReadOnlyMode
             return [AnonThrottle(), KeyThrottle(), SubmitThrottle()]
         return super().get_throttles()
 
-    def _with_incidents(self, reports: Sequence[Report]) -> dict[str, Any]:
-        return {**self.get_serializer_context(), "incident_ids": report_public_incident_ids([r.pk for r in reports])}
+    _incident_ids: dict[int, list[str]] = {}
 
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        queryset = self.filter_queryset(self.get_queryset())
-        if request.accepted_renderer.format == "csv":
-            ordered = queryset.order_by(*ApiCursorPagination().get_ordering(request, queryset, self))
-            return stream_csv(ordered, self._csv_rows, CSV_FIELDS, "reports.csv")
-        page = self.paginate_queryset(queryset) or []
-        serializer = ReportSerializer(page, many=True, context=self._with_incidents(page))
-        return self.get_paginated_response(serializer.data)
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "incident_ids": self._incident_ids}
 
-    def _csv_rows(self, reports: Sequence[Report]) -> Any:
-        return ReportSerializer(reports, many=True, context=self._with_incidents(reports)).data
-
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        report = self.get_object()
-        return Response(ReportSerializer(report, context=self._with_incidents([report])).data)
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        # The public incidents of the reports being shown: one query per page or CSV chunk.
+        if args and self.action != "create":
+            reports = args[0] if kwargs.get("many") else [args[0]]
+            self._incident_ids = report_public_incident_ids([r.pk for r in reports])
+        return super().get_serializer(*args, **kwargs)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         body = ReportSubmitSerializer(data=request.data)

@@ -400,3 +400,18 @@ def test_a_detail_costs_a_fixed_number_of_queries(api, db):
         link(ReportFactory.create(), incident)
 
     assert _count(api, f"/api/v1/incidents/{incident.public_id}/") == one
+
+
+def test_entities_as_csv(api, catalogue):
+    rows = list(csv.DictReader(io.StringIO(body(api.get("/api/v1/entities/?format=csv")).decode())))
+
+    assert {r["slug"]: r["incident_count"] for r in rows} == {"clearview-ai": "1", "openai": "1"}
+    assert rows[1]["aliases"] == "ChatGPT maker"
+
+
+@pytest.mark.parametrize("url", ["/api/v1/reports/{report}/?format=csv", "/api/v1/entities/openai/?format=csv"])
+def test_csv_is_for_lists(api, catalogue, url):
+    response = api.get(url.format(report=catalogue["reports"][0].pk))
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
