@@ -8,49 +8,14 @@ their text, the submitter, a contact e-mail or evidence.
 
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from incidents.models import Entity, Incident, IncidentEntity, Report, ReportIncidentLink, Tagging
-from incidents.selectors import verification_status
-from taxonomy.models import Mapping, Term, Vocabulary
+from incidents.models import Entity, Incident, Report
+from taxonomy.models import Term, Vocabulary
 
-# Incident field ← vocabulary code. Every vocabulary an incident can be tagged with appears.
-TAG_FIELDS = {
-    "hazards": "iasr-2025",
-    "failure_modes": "failure-mode",
-    "harm_types": "oecd-harm-type",
-    "stakeholders": "oecd-stakeholder",
-    "industries": "oecd-industry",
-    "principles": "oecd-principle",
-    "lifecycle": "oecd-lifecycle",
-    "ai_relation": "oecd-ai-relation",
-    "system_flags": "system-flag",
-}
-
-
-def incident_api_prefetch(queryset: QuerySet[Incident], *, with_reports: bool = False) -> QuerySet[Incident]:
-    """Everything the incident serializer reads, in a fixed number of queries."""
-    taggings = Tagging.objects.select_related("term__vocabulary").prefetch_related(
-        Prefetch("term__mappings_out", queryset=Mapping.objects.select_related("target"))
-    )
-    lookups: list[Any] = [
-        Prefetch("taggings", queryset=taggings.order_by("term__vocabulary__sort_order", "term__sort_order")),
-        Prefetch("entity_links", queryset=IncidentEntity.objects.select_related("entity")),
-    ]
-    if with_reports:
-        lookups.append(
-            Prefetch(
-                "links",
-                queryset=ReportIncidentLink.objects.filter(confirmed=True)
-                .select_related("report")
-                .order_by("report__date_published", "report__pk"),
-                to_attr="public_links",
-            )
-        )
-    return queryset.select_related("severity").prefetch_related(*lookups)
+from .incident_rows import incident_records
 
 
 class TermRefSerializer(serializers.Serializer):
@@ -59,9 +24,9 @@ class TermRefSerializer(serializers.Serializer):
 
 
 class EntityRoleSerializer(serializers.Serializer):
-    slug = serializers.CharField(source="entity.slug")
-    name = serializers.CharField(source="entity.name")
-    kind = serializers.CharField(source="entity.kind")
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
     role = serializers.CharField()
 
 
@@ -72,53 +37,62 @@ class VerificationSerializer(serializers.Serializer):
 
 
 class ReportRefSerializer(serializers.Serializer):
-    id = serializers.IntegerField(source="report.pk")
-    title = serializers.CharField(source="report.title")
-    url = serializers.CharField(source="report.source_url")
-    publisher = serializers.CharField(source="report.publisher")
-    date_published = serializers.DateField(source="report.date_published", allow_null=True)
-    language = serializers.CharField(source="report.language")
-
-
-def _tags(incident: Incident, vocabulary: str) -> list[dict[str, str]]:
-    return [
-        {"code": t.term.code, "label": t.term.label}
-        for t in incident.taggings.all()
-        if t.term.vocabulary.code == vocabulary
-    ]
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    url = serializers.CharField()
+    publisher = serializers.CharField()
+    date_published = serializers.DateField(allow_null=True)
+    language = serializers.CharField()
 
 
 @extend_schema_field(TermRefSerializer(many=True))
-class TagsField(serializers.Field):
-    """An incident's terms of one vocabulary, read from the prefetched taggings."""
+class TagsField(serializers.ListField):
+    """An incident's terms of one vocabulary (for the schema; ``api.incident_rows`` fills it)."""
 
-    def __init__(self, vocabulary: str, **kwargs: Any) -> None:
-        self.vocabulary = vocabulary
-        super().__init__(source="*", read_only=True, **kwargs)
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(child=serializers.DictField(), read_only=True, **kwargs)
 
-    def to_representation(self, value: Incident) -> list[dict[str, str]]:
-        return _tags(value, self.vocabulary)
+
+class IncidentListSerializer(serializers.ListSerializer):
+    """Builds a page (or an export chunk) of records in bulk: a fixed number of queries."""
+
+    def to_representation(self, data: Any) -> list[dict[str, Any]]:
+        rows = list(data.all() if hasattr(data, "all") else data)
+        return incident_records(
+            rows, request=self.context.get("request"), with_reports=getattr(self.child, "with_reports", False)
+        )
+
+
+def _strings(**kwargs: Any) -> serializers.ListField:
+    return serializers.ListField(child=serializers.CharField(), read_only=True, **kwargs)
 
 
 class IncidentSerializer(serializers.ModelSerializer):
+    """The shape of an incident record. Its fields describe the schema; the values are built
+    by ``api.incident_rows.incident_records``, in bulk."""
+
+    with_reports = False
+
     id = serializers.CharField(source="public_id", help_text=_("Stable public id, e.g. INC-2026-000123."))
-    url = serializers.SerializerMethodField(help_text=_("The incident's public page."))
-    event_type = serializers.CharField(help_text=_("“incident” (harm occurred) or “hazard”, from the severity."))
-    countries = serializers.SerializerMethodField(help_text=_("ISO 3166-1 alpha-2 codes."))
-    severity = serializers.SerializerMethodField()
-    autonomy_level = serializers.SerializerMethodField()
-    hazards = TagsField("iasr-2025", help_text=_("iasr-2025 hazard categories (and families)."))
-    failure_modes = TagsField(TAG_FIELDS["failure_modes"])
-    harm_types = TagsField(TAG_FIELDS["harm_types"])
-    stakeholders = TagsField(TAG_FIELDS["stakeholders"])
-    industries = TagsField(TAG_FIELDS["industries"])
-    principles = TagsField(TAG_FIELDS["principles"])
-    lifecycle = TagsField(TAG_FIELDS["lifecycle"])
-    ai_relation = TagsField(TAG_FIELDS["ai_relation"])
-    system_flags = TagsField(TAG_FIELDS["system_flags"])
-    mit_domains = serializers.SerializerMethodField(help_text=_("MIT AI Risk Repository codes, by the crosswalk."))
-    entities = EntityRoleSerializer(source="entity_links", many=True)
-    verification = serializers.SerializerMethodField()
+    url = serializers.URLField(read_only=True, help_text=_("The incident's public page."))
+    event_type = serializers.CharField(
+        help_text=_("“incident” (harm occurred) or “hazard”, from the severity; empty when not set.")
+    )
+    countries = _strings(help_text=_("ISO 3166-1 alpha-2 codes."))
+    severity = serializers.CharField(allow_null=True, read_only=True, help_text=_("A code of oecd-severity."))
+    autonomy_level = serializers.CharField(allow_null=True, read_only=True, help_text=_("A code of oecd-autonomy."))
+    hazards = TagsField(help_text=_("iasr-2025 hazard categories (and families)."))
+    failure_modes = TagsField()
+    harm_types = TagsField()
+    stakeholders = TagsField()
+    industries = TagsField()
+    principles = TagsField()
+    lifecycle = TagsField()
+    ai_relation = TagsField()
+    system_flags = TagsField()
+    mit_domains = _strings(help_text=_("MIT AI Risk Repository codes, by the crosswalk."))
+    entities = EntityRoleSerializer(many=True, read_only=True)
+    verification = VerificationSerializer(read_only=True)
     date_published = serializers.DateTimeField(source="published_at", help_text=_("First published here."))
     modified = serializers.DateTimeField(help_text=_("Any public change; use with ``updated_since``."))
     status = serializers.ChoiceField(
@@ -128,11 +102,14 @@ class IncidentSerializer(serializers.ModelSerializer):
             "a tombstone that says the incident left the public set, with every other field empty."
         ),
     )
-    withdrawn = serializers.SerializerMethodField(help_text=_("When it was withdrawn, or null."))
-    duplicate_of = serializers.SerializerMethodField(help_text=_("The incident it was merged into, or null."))
+    withdrawn = serializers.DateTimeField(allow_null=True, read_only=True, help_text=_("When it was withdrawn."))
+    duplicate_of = serializers.CharField(
+        allow_null=True, read_only=True, help_text=_("The incident it was merged into, or null.")
+    )
 
     class Meta:
         model = Incident
+        list_serializer_class = IncidentListSerializer
         fields = [
             "id",
             "url",
@@ -163,64 +140,12 @@ class IncidentSerializer(serializers.ModelSerializer):
         ]
 
     def to_representation(self, instance: Incident) -> dict[str, Any]:
-        data = super().to_representation(instance)
-        if instance.status == Incident.Status.PUBLISHED:
-            return data
-        # A tombstone: which incident left, when and where to; nothing of its content.
-        kept = {"id", "url", "status", "withdrawn", "duplicate_of", "date_published", "modified"}
-        for name, value in data.items():
-            if name not in kept:
-                data[name] = [] if isinstance(value, list) else (None if value is None else type(value)())
-        data["event_type"] = ""
-        data["verification"] = {"status": "unverified", "reports": 0, "reproductions": 0}
-        return data
-
-    @extend_schema_field(serializers.DateTimeField(allow_null=True))
-    def get_withdrawn(self, incident: Incident) -> Any:
-        if incident.status != Incident.Status.WITHDRAWN:
-            return None
-        return serializers.DateTimeField().to_representation(incident.modified)
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_duplicate_of(self, incident: Incident) -> str | None:
-        if incident.status != Incident.Status.MERGED or incident.merged_into is None:
-            return None
-        return incident.merged_into.public_id
-
-    def get_url(self, incident: Incident) -> str:
-        request = self.context.get("request")
-        path = incident.get_absolute_url()
-        return request.build_absolute_uri(path) if request is not None else path
-
-    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
-    def get_countries(self, incident: Incident) -> list[str]:
-        return [c.code for c in incident.countries]
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_severity(self, incident: Incident) -> str | None:
-        return incident.severity.code if incident.severity else None
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_autonomy_level(self, incident: Incident) -> str | None:
-        found = _tags(incident, "oecd-autonomy")
-        return found[0]["code"] if found else None
-
-    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
-    def get_mit_domains(self, incident: Incident) -> list[str]:
-        codes: set[str] = set()
-        for tagging in incident.taggings.all():
-            if tagging.term.vocabulary.code == "iasr-2025":
-                codes.update(m.target.code for m in tagging.term.mappings_out.all())
-        return sorted(codes)
-
-    @extend_schema_field(VerificationSerializer)
-    def get_verification(self, incident: Incident) -> dict[str, Any]:
-        reports = getattr(incident, "confirmed_reports", 0)
-        return {"status": verification_status(reports), "reports": reports, "reproductions": 0}
+        return incident_records([instance], request=self.context.get("request"), with_reports=self.with_reports)[0]
 
 
 class IncidentDetailSerializer(IncidentSerializer):
-    reports = ReportRefSerializer(source="public_links", many=True, help_text=_("Supporting reports (sources)."))
+    with_reports = True
+    reports = ReportRefSerializer(many=True, read_only=True, help_text=_("Supporting reports (sources)."))
 
     class Meta(IncidentSerializer.Meta):
         fields = [*IncidentSerializer.Meta.fields, "reports"]

@@ -279,6 +279,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
     "URL_FORMAT_OVERRIDE": "format",
 }
+# Seconds a public API answer may be served from the cache; it is keyed by the catalogue's
+# state, so changes show at once (api/cache.py). 0 turns it off.
+API_CACHE_SECONDS = int(os.environ.get("API_CACHE_SECONDS", "300"))
 DRF_STANDARDIZED_ERRORS = {"ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Incident Commons API",

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils import timezone
 
 from . import services
 from .models import Entity, EntityAlias, Evidence, Incident, IncidentEntity, Report, ReportEvent, Revision, Tagging
@@ -65,6 +66,12 @@ class IncidentAdmin(admin.ModelAdmin):
         )
         obj.pk = created.pk
         obj.public_id = created.public_id
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if any(formset.has_changed() for formset in formsets):
+            # Tags and entities edited inline are public changes: sync clients must see them.
+            Incident.objects.filter(pk=form.instance.pk).update(modified=timezone.now())
 
 
 class EvidenceInline(admin.TabularInline):

@@ -553,7 +553,9 @@ def entity_add_alias(*, entity: Entity, alias: str) -> EntityAlias:
                 _("“%(alias)s” already names %(entity)s.") % {"alias": alias, "entity": existing.entity}
             )
         return existing
-    return EntityAlias.objects.create(entity=entity, alias=alias)
+    alias_row = EntityAlias.objects.create(entity=entity, alias=alias)
+    Entity.objects.filter(pk=entity.pk).update(modified=timezone.now())  # a public change
+    return alias_row
 
 
 def incident_add_entity(*, incident: Incident, actor: Any, name: str, kind: str, role: str) -> IncidentEntity:

@@ -8,6 +8,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from .. import cache as answer_cache
 from ..csv_export import stream_csv
 from ..pagination import ApiCursorPagination
 from ..versions import HEADER, taxonomy_version
@@ -32,6 +33,21 @@ class CsvListMixin:
 
 
 class ApiViewMixin:
+    # Public answers are the same for every caller: cached by the catalogue's state (api/cache.py).
+    cache_responses = True
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]  # authentication, permissions, throttles
+        if not (self.cache_responses and request.method == "GET" and answer_cache.enabled()):
+            return
+        key = answer_cache.key_for(request)
+        cached = answer_cache.lookup(key)
+        if cached is not None:
+            # The checks above have passed: answer from the cache instead of running the handler.
+            self.get = lambda *args, **kwargs: cached  # type: ignore[method-assign]
+        else:
+            request._answer_cache_key = key  # type: ignore[attr-defined]
+
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         # An error asked for as CSV (or JSON Lines) still comes in the one documented JSON shape.
         failed = isinstance(response, Response) and response.status_code >= 400
@@ -40,4 +56,7 @@ class ApiViewMixin:
             request.accepted_media_type = JSONRenderer.media_type
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
         response[HEADER] = taxonomy_version()
+        key = getattr(request, "_answer_cache_key", None)
+        if key is not None:
+            answer_cache.store(key, response)
         return response

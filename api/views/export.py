@@ -14,7 +14,8 @@ from rest_framework.request import Request
 from rest_framework.utils.encoders import JSONEncoder
 
 from ..csv_export import _chunks
-from ..serializers import IncidentDetailSerializer, incident_api_prefetch
+from ..incident_rows import incident_rows_queryset
+from ..serializers import IncidentDetailSerializer
 from ..versions import HEADER, taxonomy_version
 from .base import ApiViewMixin
 from .incidents import incident_api_queryset
@@ -34,11 +35,12 @@ class JSONLinesRenderer(BaseRenderer):
     responses={(200, "application/x-ndjson"): OpenApiTypes.STR},
 )
 class IncidentExportView(ApiViewMixin, views.APIView):
+    cache_responses = False  # streamed
     # JSON first: errors (and failed content negotiation) answer in the documented JSON shape.
     renderer_classes = [JSONRenderer, JSONLinesRenderer]
 
     def get(self, request: Request) -> StreamingHttpResponse:
-        queryset = incident_api_prefetch(incident_api_queryset(), with_reports=True).order_by("published_at", "pk")
+        queryset = incident_rows_queryset(incident_api_queryset()).order_by("published_at", "pk")
         context = {"request": request}
 
         def lines() -> Iterator[str]:

@@ -20,8 +20,9 @@ from incidents.selectors import incident_follow_merges, incident_public_queryset
 
 from ..csv_export import CSVRenderer, stream_csv
 from ..filters import IncidentApiFilter
+from ..incident_rows import incident_rows_queryset
 from ..pagination import ApiCursorPagination
-from ..serializers import IncidentDetailSerializer, IncidentSerializer, incident_api_prefetch
+from ..serializers import IncidentDetailSerializer, IncidentSerializer
 from .base import ApiViewMixin, CsvListMixin
 
 INCIDENT_ORDERINGS: dict[str, tuple[str, ...]] = {
@@ -70,7 +71,7 @@ def incident_api_queryset(*, with_tombstones: bool = False) -> QuerySet[Incident
         gone = Incident.objects.filter(
             status__in=[Incident.Status.WITHDRAWN, Incident.Status.MERGED], published_at__isnull=False
         )
-        queryset = (queryset | gone).select_related("merged_into")
+        queryset = queryset | gone
     return incident_with_verification(queryset)
 
 
@@ -100,9 +101,7 @@ class IncidentViewSet(ApiViewMixin, CsvListMixin, viewsets.ReadOnlyModelViewSet)
         params = self.request.query_params
         syncing = bool(params.get("updated_since")) or params.get("ordering") in ("modified", "-modified")
         tombstones = self.action == "list" and syncing
-        return incident_api_prefetch(
-            incident_api_queryset(with_tombstones=tombstones), with_reports=self.action == "retrieve"
-        )
+        return incident_rows_queryset(incident_api_queryset(with_tombstones=tombstones))
 
     def get_serializer_class(self) -> Any:
         return IncidentSerializer if self.action == "list" else IncidentDetailSerializer

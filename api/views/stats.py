@@ -18,14 +18,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from incidents.dedup.models import DedupResult
-from incidents.models import Incident, IncidentEntity, Report, Tagging
-from incidents.selectors import VERIFICATION_CORROBORATED_REPORTS
+from incidents.models import Incident, IncidentEntity, Report
+from incidents.selectors import (
+    VERIFICATION_CORROBORATED_REPORTS,
+    incident_public_queryset,
+    incident_with_verification,
+)
 
 from ..filters import IncidentApiFilter
+from ..incident_rows import TAG_FIELDS, term_table
 from ..permissions import IsRegulatorKey
-from ..serializers import TAG_FIELDS, ModerationStatsSerializer, StatsSerializer
+from ..serializers import ModerationStatsSerializer, StatsSerializer
 from .base import ApiViewMixin
-from .incidents import incident_api_queryset
 
 TAG_DIMENSIONS = {
     "hazard": "iasr-2025",
@@ -74,7 +78,8 @@ class StatsView(ApiViewMixin, views.APIView):
             errors["interval"] = [str(_("Choose month or year."))]
         if date_name not in DATE_FIELDS:
             errors["date_field"] = [str(_("Choose occurred or published."))]
-        filterset = IncidentApiFilter(request.query_params, queryset=incident_api_queryset(), request=request)
+        # Without the verification annotation (a subquery per row): the filter adds it when used.
+        filterset = IncidentApiFilter(request.query_params, queryset=incident_public_queryset(), request=request)
         if not filterset.is_valid():
             errors.update(filterset.errors)
         if errors:
@@ -97,18 +102,7 @@ class StatsView(ApiViewMixin, views.APIView):
     ) -> list[dict[str, Any]]:
         trunc = INTERVALS[interval] if interval else None
         if dimension in TAG_DIMENSIONS or dimension == "hazard_family":
-            vocabulary = TAG_DIMENSIONS.get(dimension, "iasr-2025")
-            rows: QuerySet[Any] = Tagging.objects.filter(
-                incident__in=incidents.values("pk"), term__vocabulary__code=vocabulary
-            )
-            if dimension == "hazard_family":
-                rows = rows.annotate(
-                    key=Coalesce("term__parent__code", "term__code"),
-                    label=Coalesce("term__parent__label", "term__label"),
-                )
-            else:
-                rows = rows.annotate(key=F("term__code"), label=F("term__label"))
-            return self._count(rows, "incident", trunc, f"incident__{date_field}", interval)
+            return self._count_terms(incidents, dimension, trunc, date_field, interval)
         if dimension == "severity":
             rows = incidents.annotate(key=F("severity__code"), label=F("severity__label"))
             return self._count(rows, "pk", trunc, date_field, interval)
@@ -123,7 +117,7 @@ class StatsView(ApiViewMixin, views.APIView):
                 default=Value("unverified"),
                 output_field=CharField(),
             )
-            rows = incidents.annotate(key=status, label=status)
+            rows = incident_with_verification(incidents).annotate(key=status, label=status)
             return self._count(rows, "pk", trunc, date_field, interval)
         # country: several codes in one column ("FR,US"): counted here, one pass over two columns.
         counter: Counter[tuple[str | None, str | None]] = Counter()
@@ -142,6 +136,36 @@ class StatsView(ApiViewMixin, views.APIView):
             }
             for (code, period), n in counter.items()
         ]
+
+    @staticmethod
+    def _count_terms(
+        incidents: QuerySet[Incident], dimension: str, trunc: Any, date_field: str, interval: str | None
+    ) -> list[dict[str, Any]]:
+        """The incidents joined once with their taggings of one vocabulary, grouped by term id
+        (codes and labels come from the term table, not a join). A tagging is unique per
+        incident and term, so counting rows counts incidents; a family groups its categories,
+        of which one incident may have several, so it counts distinct incidents."""
+        terms = term_table()
+        vocabulary = TAG_DIMENSIONS.get(dimension, "iasr-2025")
+        ids = [pk for pk, term in terms.items() if term.vocabulary == vocabulary]
+        rows: QuerySet[Any] = incidents.filter(taggings__term_id__in=ids)
+        if dimension == "hazard_family":
+            rows = rows.annotate(group=Coalesce("taggings__term__parent_id", "taggings__term_id"))
+            counted = Count("pk", distinct=True)
+        else:
+            rows = rows.annotate(group=F("taggings__term_id"))
+            counted = Count("pk")
+        fields = ["group"]
+        if trunc is not None:
+            rows = rows.annotate(period=trunc(date_field))
+            fields.append("period")
+        groups = []
+        for row in rows.order_by().values(*fields).annotate(count=counted):
+            term = terms.get(row["group"])
+            if term is not None:
+                period = _period(row.get("period"), interval)
+                groups.append({"key": term.code, "label": term.label, "period": period, "count": row["count"]})
+        return groups
 
     @staticmethod
     def _count(rows: QuerySet[Any], counted: str, trunc: Any, date_field: str, interval: str | None) -> list:
@@ -169,6 +193,7 @@ class StatsView(ApiViewMixin, views.APIView):
 )
 class ModerationStatsView(ApiViewMixin, views.APIView):
     permission_classes = [IsRegulatorKey]
+    cache_responses = False  # not public, and its counts move with every report
 
     def get(self, request: Request) -> Response:
         by_status = dict(Report.objects.order_by().values_list("status").annotate(n=Count("pk")))

@@ -415,3 +415,13 @@ def test_csv_is_for_lists(api, catalogue, url):
 
     assert response.status_code == 404
     assert response["Content-Type"].startswith("application/json")
+
+
+def test_records_have_exactly_the_fields_the_schema_declares(api, catalogue):
+    from api.serializers import IncidentDetailSerializer, IncidentSerializer
+
+    listed = api.get("/api/v1/incidents/").json()["results"][0]
+    detail = api.get(f"/api/v1/incidents/{catalogue['chatbot'].public_id}/").json()
+
+    assert list(listed) == list(IncidentSerializer().fields)
+    assert list(detail) == list(IncidentDetailSerializer().fields)
