@@ -89,6 +89,17 @@ def _celery_eager_restored(_celery_eager_default: bool) -> Iterator[None]:
 
 
 @pytest.fixture
+def ratelimit_clock(monkeypatch) -> None:
+    """Stop django-ratelimit's clock: its windows are fixed, so a test whose requests
+    straddled the end of one would see its count start again."""
+    import types
+
+    import django_ratelimit.core
+
+    monkeypatch.setattr(django_ratelimit.core, "time", types.SimpleNamespace(time=lambda: 1_790_000_000.0))
+
+
+@pytest.fixture
 def eager_tasks(settings, _celery_eager_default: bool) -> Iterator[None]:
     """Run Celery tasks in the test process even where a broker is configured (CI)."""
     from config.celery import app

@@ -194,7 +194,7 @@ def test_the_form_shows_similar_published_incidents_while_typing(client):
     assert draft.public_id not in text, "only published incidents are suggested"
 
 
-def test_the_similar_incidents_lookup_is_rate_limited(client):
+def test_the_similar_incidents_lookup_is_rate_limited(client, ratelimit_clock):
     index_published("Chatbot invents a refund policy", "An airline chatbot made up a bereavement discount.")
     statuses = [
         client.get(

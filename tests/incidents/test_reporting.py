@@ -300,7 +300,7 @@ def test_inline_validation_of_an_unknown_or_private_field_is_not_found(client, f
 
 
 @pytest.fixture
-def two_an_hour(settings):
+def two_an_hour(settings, ratelimit_clock):
     settings.REPORT_RATE_LIMIT = "2/h"
 
 
