@@ -44,7 +44,7 @@ class ApiViewMixin:
         cached = answer_cache.lookup(key)
         if cached is not None:
             # The checks above have passed: answer from the cache instead of running the handler.
-            self.get = lambda *args, **kwargs: cached  # type: ignore[method-assign]
+            setattr(self, "get", lambda *args, **kwargs: cached)  # noqa: B010 (the bound handler, for this request)
         else:
             request._answer_cache_key = key  # type: ignore[attr-defined]
 

@@ -104,7 +104,7 @@ class StatsView(ApiViewMixin, views.APIView):
         if dimension in TAG_DIMENSIONS or dimension == "hazard_family":
             return self._count_terms(incidents, dimension, trunc, date_field, interval)
         if dimension == "severity":
-            rows = incidents.annotate(key=F("severity__code"), label=F("severity__label"))
+            rows: QuerySet[Any] = incidents.annotate(key=F("severity__code"), label=F("severity__label"))
             return self._count(rows, "pk", trunc, date_field, interval)
         if dimension == "entity":
             rows = IncidentEntity.objects.filter(incident__in=incidents.values("pk")).annotate(

@@ -1,5 +1,7 @@
 """Public answers come from the cache until the catalogue changes, and only then."""
 
+from typing import Any
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -13,7 +15,7 @@ from .conftest import client_with
 pytestmark = pytest.mark.django_db
 
 
-def queries(api, url: str, **headers) -> tuple[int, object]:
+def queries(api, url: str, **headers) -> tuple[int, Any]:
     with CaptureQueriesContext(connection) as captured:
         response = api.get(url, **headers)
     return len(captured), response
