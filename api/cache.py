@@ -4,8 +4,8 @@ production) and keyed by the catalogue's state, so a change is visible at once.
 The key is the full path with its query, the format, and a stamp of the
 catalogue: the latest ``modified`` of incidents and of entities (every public
 change bumps one of them: publishing, edits, tags, links, merges, withdrawals)
-and the taxonomy's fingerprint (``api.versions``). Reading the stamp is one query
-on two indexed columns. Only 200 answers are kept; the caller's key does not
+and the taxonomy's fingerprint (``api.versions``). Reading the stamp is two
+queries, each on an indexed column. Only 200 answers are kept; the caller's key does not
 matter, since every public endpoint answers every caller the same (the
 moderation statistics are not cached). ``API_CACHE_SECONDS`` (300) bounds how
 long an entry lives; 0 turns the cache off.
