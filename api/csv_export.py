@@ -46,7 +46,7 @@ def rows(header: list[str], records: Iterable[dict[str, Any]]) -> Iterator[str]:
         yield writer.writerow([_cell(record.get(name)) for name in header])
 
 
-def _chunks(queryset: QuerySet[Any]) -> Iterator[list[Any]]:
+def chunks(queryset: QuerySet[Any]) -> Iterator[list[Any]]:
     chunk: list[Any] = []
     for obj in queryset.iterator(chunk_size=CHUNK):
         chunk.append(obj)
@@ -65,7 +65,7 @@ def stream_csv(
 ) -> StreamingHttpResponse:
     """``serialize_chunk`` turns up to CHUNK objects into records, so that what it looks up
     (prefetches, related ids) costs a few queries per chunk, not per row."""
-    records = (record for chunk in _chunks(queryset) for record in serialize_chunk(chunk))
+    records = (record for chunk in chunks(queryset) for record in serialize_chunk(chunk))
     response = StreamingHttpResponse(rows(header, records), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

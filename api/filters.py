@@ -23,6 +23,8 @@ from incidents.selectors import VERIFICATION_CORROBORATED_REPORTS, incident_with
 from taxonomy.models import Term
 from taxonomy.selectors import crosswalk_sources
 
+from .terms import term_ids, term_table
+
 MAX_CODES = 20
 
 
@@ -43,13 +45,13 @@ class TermCodesField(forms.CharField):
         codes = [c.strip() for c in str(value).split(",") if c.strip()]
         if len(codes) > MAX_CODES:
             raise forms.ValidationError(_("Give at most %(n)d codes."), params={"n": MAX_CODES})
-        terms = {t.code: t for t in Term.objects.filter(vocabulary__code=self.vocabulary, code__in=codes)}
+        table = term_table()
+        known = term_ids(table, self.vocabulary)
         ids: set[int] = set()
         unknown = []
         for code in codes:
-            term = terms.get(code)
-            if term is not None:
-                ids.add(term.pk)
+            if code in known:
+                ids.add(known[code])
                 continue
             mapped = self._crosswalked(code)
             if mapped:
@@ -66,7 +68,7 @@ class TermCodesField(forms.CharField):
                 code="unknown_code",
             )
         # A family stands for its categories too (the hierarchy is two levels deep).
-        ids.update(Term.objects.filter(parent_id__in=ids).values_list("pk", flat=True))
+        ids.update(pk for pk, term in table.items() if term.parent_id in ids)
         return sorted(ids)
 
     def _crosswalked(self, code: str) -> list[Term]:
@@ -145,7 +147,6 @@ class AwareDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = AwareDateTimeField
 
 
-ROLES = [(value, label) for value, label in IncidentEntity.Role.choices]
 VERIFICATION = [
     ("unverified", _("Unverified: one report")),
     ("corroborated", _("Corroborated: two or more reports")),
@@ -175,7 +176,9 @@ class IncidentApiFilter(django_filters.FilterSet):
         method="filter_entity", help_text=_("An organisation or AI system: its slug or any of its names.")
     )
     role = django_filters.ChoiceFilter(
-        choices=ROLES, method="filter_role", help_text=_("With ``entity``: the entity in this role; alone: any.")
+        choices=IncidentEntity.Role.choices,
+        method="filter_role",
+        help_text=_("With ``entity``: the entity in this role; alone: any."),
     )
     date_occurred_after = django_filters.DateFilter(
         field_name="date_occurred", lookup_expr="gte", help_text=_("Occurred on or after (YYYY-MM-DD).")

@@ -8,10 +8,8 @@ The shape is declared by ``api.serializers.IncidentSerializer`` (the schema);
 ``tests/api/test_read.py`` checks the records against it.
 """
 
-import threading
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import QuerySet
@@ -20,9 +18,8 @@ from django.utils import timezone
 
 from incidents.models import Incident, IncidentEntity, ReportIncidentLink, Tagging
 from incidents.selectors import verification_status
-from taxonomy.models import Mapping, Term
 
-from .versions import taxonomy_stamp
+from .terms import TermInfo, term_table
 
 # Incident field ← vocabulary code. Every vocabulary an incident can be tagged with appears.
 TAG_FIELDS = {
@@ -38,41 +35,6 @@ TAG_FIELDS = {
 }
 _FIELD_OF_VOCABULARY = {vocabulary: name for name, vocabulary in TAG_FIELDS.items()}
 TOMBSTONE_KEEPS = {"id", "url", "status", "withdrawn", "duplicate_of", "date_published", "modified"}
-
-
-@dataclass(frozen=True)
-class TermInfo:
-    code: str
-    label: str
-    vocabulary: str
-    order: tuple[int, int]
-    mit: tuple[str, ...] = field(default=())
-
-
-_terms: dict[str, Any] = {"version": None, "table": {}}
-_terms_lock = threading.Lock()
-
-
-def term_table() -> dict[int, TermInfo]:
-    """Every term by id, with its MIT crosswalk codes; reloaded when the taxonomy's version changes."""
-    version = taxonomy_stamp()
-    if _terms["version"] == version:
-        return _terms["table"]
-    with _terms_lock:
-        mit: dict[int, list[str]] = defaultdict(list)
-        for source_id, code in Mapping.objects.filter(target__vocabulary__code="mit-ai-risk").values_list(
-            "source_id", "target__code"
-        ):
-            mit[source_id].append(code)
-        rows = Term.objects.values_list(
-            "pk", "code", "label", "vocabulary__code", "vocabulary__sort_order", "sort_order"
-        )
-        table = {
-            pk: TermInfo(code, label, vocabulary, (vocabulary_order, order), tuple(sorted(mit.get(pk, ()))))
-            for pk, code, label, vocabulary, vocabulary_order, order in rows
-        }
-        _terms.update(version=version, table=table)
-    return table
 
 
 def _iso(value: Any) -> str | None:

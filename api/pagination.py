@@ -38,6 +38,3 @@ class ApiCursorPagination(CursorPagination):
         if not 1 <= value <= self.max_page_size:
             raise ValidationError({"page_size": [_("Give a whole number from 1 to %d.") % self.max_page_size]})
         return value
-
-    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
-        return super().get_paginated_response_schema(schema)

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
+from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -49,34 +50,13 @@ def _form_data(data: dict[str, Any]) -> dict[str, Any]:
     return form_data
 
 
-class _QueryDict(dict):
-    """Enough of a QueryDict for the form's multiple-choice widgets."""
-
-    def getlist(self, key: str, default: Any = None) -> Any:
-        value = self.get(key, default)
-        return value if isinstance(value, list) else [value]
-
-
 def submit(data: dict[str, Any]) -> Report:
-    form = ApiReportForm(_QueryDict(_form_data(data)))
+    values = _form_data(data)
+    form = ApiReportForm(MultiValueDict({k: v if isinstance(v, list) else [v] for k, v in values.items()}))
     if not form.is_valid():
         raise serializers.ValidationError({field: list(errors) for field, errors in form.errors.items()})
-    cleaned = form.cleaned_data
     try:
-        return services.report_submit(
-            title=cleaned["title"],
-            text=cleaned["text"],
-            channel=Report.Channel.API,
-            contact_email=cleaned["contact_email"],
-            source_url=cleaned["source_url"],
-            other_links=cleaned["links"],
-            date_occurred=cleaned["date_occurred"],
-            countries=cleaned["countries"],
-            ai_system=cleaned["ai_system"],
-            harm=cleaned["harm"],
-            submitter_role=cleaned["submitter_role"],
-            hazard_guesses=cleaned["hazard_guesses"],
-        )
+        return services.report_submit(**form.submit_kwargs(), channel=Report.Channel.API)
     except DjangoValidationError as exc:
         raise serializers.ValidationError(exc.message_dict) from exc
 

@@ -134,6 +134,17 @@ class ReportForm(forms.Form):
     # Honeypot: hidden from people, filled in by bots.
     website = forms.CharField(required=False, label=_("Leave this empty"))
 
+    def submit_kwargs(self) -> dict[str, Any]:
+        """The cleaned fields as ``services.report_submit`` takes them (the web form and the API)."""
+        data = self.cleaned_data
+        fields = ("title", "text", "contact_email", "source_url", "date_occurred", "countries", "ai_system")
+        return {
+            **{name: data[name] for name in (*fields, "harm", "submitter_role", "hazard_guesses")},
+            "other_links": data["links"],
+            "evidence_files": data.get("evidence") or [],
+            "same_as": data.get("same_as"),
+        }
+
     def clean_date_occurred(self) -> datetime.date | None:
         value = self.cleaned_data.get("date_occurred")
         if value and value > timezone.localdate():

@@ -9,17 +9,26 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .. import cache as answer_cache
-from ..csv_export import stream_csv
+from ..csv_export import CSVRenderer, stream_csv
 from ..pagination import ApiCursorPagination
 from ..versions import HEADER, taxonomy_version
 
 
 class CsvListMixin:
-    """``?format=csv`` on a list: every matching row, in the list's order, streamed.
-    A view sets ``csv_fields`` and ``csv_filename`` and may override ``csv_rows``."""
+    """A cursor-paged list that also answers ``?format=csv``: every matching row, in the
+    list's order, streamed. A view sets ``csv_fields`` and ``csv_filename`` and may
+    override ``csv_rows``; its other actions answer JSON only, unless ``csv_detail``."""
 
+    pagination_class = ApiCursorPagination
+    renderer_classes = [JSONRenderer, CSVRenderer]
     csv_fields: list[str] = []
     csv_filename = "export.csv"
+    csv_detail = False
+
+    def get_renderers(self) -> list[Any]:
+        if self.action == "list" or self.csv_detail:  # type: ignore[attr-defined]
+            return super().get_renderers()  # type: ignore[misc]
+        return [JSONRenderer()]
 
     def csv_rows(self, chunk: Sequence[Any]) -> Any:
         return self.get_serializer(chunk, many=True).data  # type: ignore[attr-defined]

@@ -6,14 +6,11 @@ from django.db.models import Prefetch, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import viewsets
-from rest_framework.renderers import JSONRenderer
 
 from incidents.models import Entity, Incident, IncidentEntity
 from incidents.selectors import entity_public_queryset
 
-from ..csv_export import CSVRenderer
 from ..filters import EntityApiFilter
-from ..pagination import ApiCursorPagination
 from ..serializers import EntityDetailSerializer, EntitySerializer
 from .base import ApiViewMixin, CsvListMixin
 
@@ -32,15 +29,10 @@ from .base import ApiViewMixin, CsvListMixin
 class EntityViewSet(ApiViewMixin, CsvListMixin, viewsets.ReadOnlyModelViewSet):
     lookup_field = "slug"
     filterset_class = EntityApiFilter
-    pagination_class = ApiCursorPagination
     orderings = {"name": ("name", "pk"), "-incidents": ("-incident_count", "pk")}
     default_ordering = "name"
-    renderer_classes = [JSONRenderer, CSVRenderer]
     csv_fields = ["slug", "name", "kind", "aliases", "incident_count"]
     csv_filename = "entities.csv"
-
-    def get_renderers(self) -> list[Any]:
-        return super().get_renderers() if self.action == "list" else [JSONRenderer()]
 
     def get_queryset(self) -> QuerySet[Entity]:
         # ``incident_count`` is annotated by the selector.

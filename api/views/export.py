@@ -13,7 +13,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.utils.encoders import JSONEncoder
 
-from ..csv_export import _chunks
+from ..csv_export import chunks
 from ..incident_rows import incident_rows_queryset
 from ..serializers import IncidentDetailSerializer
 from ..versions import HEADER, taxonomy_version
@@ -44,7 +44,7 @@ class IncidentExportView(ApiViewMixin, views.APIView):
         context = {"request": request}
 
         def lines() -> Iterator[str]:
-            for chunk in _chunks(queryset):
+            for chunk in chunks(queryset):
                 for record in IncidentDetailSerializer(chunk, many=True, context=context).data:
                     yield json.dumps(record, cls=JSONEncoder, ensure_ascii=False) + "\n"
 

@@ -11,17 +11,15 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.exceptions import NotFound
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from incidents.models import Incident
 from incidents.selectors import incident_follow_merges, incident_public_queryset, incident_with_verification
 
-from ..csv_export import CSVRenderer, stream_csv
+from ..csv_export import stream_csv
 from ..filters import IncidentApiFilter
 from ..incident_rows import incident_rows_queryset
-from ..pagination import ApiCursorPagination
 from ..serializers import IncidentDetailSerializer, IncidentSerializer
 from .base import ApiViewMixin, CsvListMixin
 
@@ -88,12 +86,11 @@ class IncidentViewSet(ApiViewMixin, CsvListMixin, viewsets.ReadOnlyModelViewSet)
     lookup_url_kwarg = "public_id"
     lookup_value_regex = r"INC-\d{4}-\d{1,9}"
     filterset_class = IncidentApiFilter
-    pagination_class = ApiCursorPagination
-    renderer_classes = [JSONRenderer, CSVRenderer]
     orderings = INCIDENT_ORDERINGS
     default_ordering = "-date_published"
     csv_fields = CSV_FIELDS
     csv_filename = "incidents.csv"
+    csv_detail = True  # one incident as a CSV row
 
     def get_queryset(self) -> QuerySet[Incident]:
         # A client that syncs (updated_since, or the order of changes) must also hear of what

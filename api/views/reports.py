@@ -9,7 +9,6 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
@@ -19,9 +18,7 @@ from incidents.selectors import report_public_incident_ids, report_public_querys
 
 from .. import submission
 from ..authentication import api_key_of
-from ..csv_export import CSVRenderer
 from ..filters import ReportApiFilter
-from ..pagination import ApiCursorPagination
 from ..permissions import CanSubmit
 from ..serializers import ReportReceiptSerializer, ReportSerializer, ReportSubmitSerializer
 from ..throttling import AnonThrottle, KeyThrottle, SubmitThrottle
@@ -64,8 +61,6 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 )
 class ReportViewSet(ApiViewMixin, CsvListMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = ReportApiFilter
-    pagination_class = ApiCursorPagination
-    renderer_classes = [JSONRenderer, CSVRenderer]
     orderings = REPORT_ORDERINGS
     default_ordering = "-id"
     csv_fields = CSV_FIELDS
@@ -76,12 +71,6 @@ class ReportViewSet(ApiViewMixin, CsvListMixin, mixins.CreateModelMixin, viewset
 
     def get_serializer_class(self) -> Any:
         return ReportSubmitSerializer if self.action == "create" else ReportSerializer
-
-    def get_renderers(self) -> list[Any]:
-        # CSV is a list format; one report, or a submission's receipt, is JSON.
-        if self.action == "list":
-            return super().get_renderers()
-        return [JSONRenderer()]
 
     def get_permissions(self) -> list[Any]:
         if self.action == "create":

@@ -26,9 +26,10 @@ from incidents.selectors import (
 )
 
 from ..filters import IncidentApiFilter
-from ..incident_rows import TAG_FIELDS, term_table
+from ..incident_rows import TAG_FIELDS
 from ..permissions import IsRegulatorKey
 from ..serializers import ModerationStatsSerializer, StatsSerializer
+from ..terms import term_table
 from .base import ApiViewMixin
 
 TAG_DIMENSIONS = {

@@ -53,24 +53,9 @@ def report_create(request: HtmxHttpRequest) -> HttpResponse:
             )
             return render(request, "reporting/report_form.html", _form_context(form), status=429)
         if form.is_valid():
-            data = form.cleaned_data
             try:
                 report = services.report_submit(
-                    title=data["title"],
-                    text=data["text"],
-                    channel=Report.Channel.WEB,
-                    submitter=request.user,
-                    contact_email=data["contact_email"],
-                    source_url=data["source_url"],
-                    other_links=data["links"],
-                    date_occurred=data["date_occurred"],
-                    countries=data["countries"],
-                    ai_system=data["ai_system"],
-                    harm=data["harm"],
-                    submitter_role=data["submitter_role"],
-                    hazard_guesses=data["hazard_guesses"],
-                    evidence_files=data["evidence"],
-                    same_as=data["same_as"],
+                    **form.submit_kwargs(), channel=Report.Channel.WEB, submitter=request.user
                 )
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():
