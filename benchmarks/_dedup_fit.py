@@ -1,76 +1,76 @@
-"""Fit the engine's logistic weights (incidents/dedup/engine.py WEIGHTS) on dev splits.
+"""Fit the engine's two models (incidents/dedup/engine.py RANK_WEIGHTS, DECISION_WEIGHTS) on dev splits.
 
     .venv/bin/python manage.py dedup_benchmark --history H --stream S --predictions-out P --features-out F
-    .venv/bin/python benchmarks/_dedup_fit.py S:F [S2:F2 ...] [--replay S3:F3 --thresholds 0.8 0.9]
+    .venv/bin/python benchmarks/_dedup_fit.py S:F [S2:F2 ...] [--replay S3:F3 --thresholds 0.5 0.7 0.9]
 
 Each F line holds, for one stream report, the signals of every scored
-candidate (computed before the report is matched). A candidate is a positive
-when it is the history incident of the report (``h:<id>``) or an incident a
-stream report of the same AIID incident created (``s:<report_id>``). Newton
-iterations with a small ridge; prints the weights to paste into WEIGHTS.
-``same_url`` is left out (too rare in the dev data to learn: set by hand).
-Fit on the dumps of some seeds and evaluate on another (never on the split
-fitted on): ``--replay`` re-scores another split's dumped candidates with the
-fitted weights and replays the decisions in stream order for each auto-link
-threshold (an approximation of a real run: the candidates are those the dump
-run saw), printing recall@1/@5, first reports not auto-linked and B-cubed; the
-real measurement is ``benchmarks/dedup.py`` with the new weights.
-A helper of the dedup benchmark (the leading "_" keeps run.py from running it).
+candidate (computed before the report is matched; candidate generation does not
+depend on the weights, so a dump made with any weights will do). A candidate is
+a positive when it is the history incident of the report (``h:<id>``) or an
+incident a stream report of the same AIID incident created (``s:<report_id>``).
+
+1. The rank model: a conditional logit (a softmax over one report's candidates)
+   fitted with Newton iterations and a small ridge on the reports that have a
+   positive among their candidates: it learns what puts the right incident first.
+2. The decision model: a logistic regression over ``engine.decision_inputs`` of
+   the three best-ranked candidates of every report (first reports included:
+   their candidates are all negatives): how likely a candidate is the incident.
+
+``same_url`` is left out of both (too rare in the dev data to learn; the engine
+sets such a candidate's score to ``SAME_URL_SCORE``). ``--replay`` scores another
+split's dumped candidates with ``engine.score`` and the fitted weights and
+replays the decisions in stream order for each auto-link threshold (an
+approximation of a real run: the candidates are those the dump run saw),
+printing recall@1/@5, first reports not auto-linked and B-cubed; ``--oracle``
+replays perfect auto-link decisions (the best F1 this ranking allows). The real
+measurement is ``benchmarks/dedup.py`` with the new weights. A helper of the
+dedup benchmark (the leading "_" keeps run.py from running it).
 """
 
 import argparse
 import json
-import math
+import os
 import sys
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-NAMES = [
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django
+
+django.setup()
+
+from incidents.dedup import benchmark, engine  # noqa: E402
+
+RANK_NAMES = [
     "text_max",
     "coverage",
     "semantic_max",
+    "semantic_2",
+    "semantic_top3",
     "semantic_mean",
     "log_gap",
+    "log_median_gap",
     "entities",
+    "entities_differ",
     "same_domain",
     "log_reports",
 ]
+DECISION_TOP = 3
+REPLAYED = [
+    "recall_at_1",
+    "recall_at_5",
+    "first_not_auto_linked",
+    "bcubed_precision",
+    "bcubed_recall",
+    "bcubed_f1",
+]
 
-
-def load(pairs: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    rows, labels = [], []
-    for pair in pairs:
-        stream_path, features_path = pair.split(":", 1)
-        with open(stream_path, encoding="utf-8") as handle:
-            stream = {r["report_id"]: r for r in map(json.loads, handle)}
-        with open(features_path, encoding="utf-8") as handle:
-            for line in handle:
-                item = json.loads(line)
-                wanted = set(item["incident_ids"])
-                for key, values in item["cands"]:
-                    if key is None:
-                        continue
-                    kind, number = key.split(":", 1)
-                    if kind == "h":
-                        positive = int(number) in wanted
-                    else:
-                        other = stream.get(int(number), {})
-                        positive = bool(set(other.get("incident_ids") or []) & wanted)
-                    rows.append([values[name] for name in NAMES])
-                    labels.append(float(positive))
-    return np.array(rows), np.array(labels)
-
-
-def fit(x: np.ndarray, y: np.ndarray, ridge: float = 1e-3) -> np.ndarray:
-    xb = np.hstack([np.ones((len(x), 1)), x])
-    w = np.zeros(xb.shape[1])
-    for _ in range(50):
-        p = 1 / (1 + np.exp(-xb @ w))
-        hessian = xb.T @ (xb * (p * (1 - p))[:, None]) + ridge * np.eye(len(w))
-        w += np.linalg.solve(hessian, xb.T @ (y - p) - ridge * w)
-    return w
+Report = dict[str, Any]  # {"id", "incidents", "cands": [(key, values)]}
 
 
 def _positive(stream: dict[int, dict[str, Any]], key: str, wanted: set[int]) -> bool:
@@ -80,66 +80,137 @@ def _positive(stream: dict[int, dict[str, Any]], key: str, wanted: set[int]) -> 
     return bool(set(stream.get(int(number), {}).get("incident_ids") or []) & wanted)
 
 
-def replay(
-    pair: str, weights: dict[str, float], auto: float, suggest: float = 0.3, *, oracle: bool = False
-) -> dict[str, float]:
-    """Decisions of one split's dump in stream order with ``weights``; the metrics of the benchmark.
-
-    ``oracle``: auto-link exactly when the best candidate is right (the truth decides, not
-    the threshold): the B-cubed F1 no threshold or decision rule can beat with this ranking."""
+def load(pair: str) -> tuple[dict[int, dict[str, Any]], list[Report]]:
     stream_path, features_path = pair.split(":", 1)
     with open(stream_path, encoding="utf-8") as handle:
         stream = {r["report_id"]: r for r in map(json.loads, handle)}
-    group: dict[str, str] = {}
-    seen: dict[int, set[str]] = defaultdict(set)
-    final: dict[int, str] = {}
-    hits1 = hits5 = repeats = firsts = firsts_new = 0
+    reports = []
     with open(features_path, encoding="utf-8") as handle:
         for line in handle:
             item = json.loads(line)
-            rid = item["report_id"]
-            incidents = stream[rid].get("incident_ids") or [stream[rid]["incident_id"]]
-            scored = []
-            for key, values in item["cands"]:
-                if key is None:
-                    continue
-                z = weights["bias"] + sum(weights[n] * values[n] for n in NAMES) + 12.0 * values.get("same_url", 0)
-                scored.append((1 / (1 + math.exp(-max(min(z, 40), -40))), group.get(key, key)))
-            scored.sort(key=lambda t: -t[0])
-            ranked = list(dict.fromkeys(g for _p, g in scored))
-            targets = set().union(*(seen[i] for i in incidents))
-            auto_linked = bool(scored) and scored[0][0] >= auto
-            if oracle:
-                auto_linked = bool(ranked) and ranked[0] in targets
-            if targets:
-                repeats += 1
-                hits1 += bool(targets & set(ranked[:1]))
-                hits5 += bool(targets & set(ranked[:5]))
-            else:
-                firsts += 1
-                firsts_new += not auto_linked
-            final[rid] = group[f"s:{rid}"] = scored[0][1] if auto_linked else f"s:{rid}"
-            for i in incidents:
-                seen[i].add(final[rid])
-    gold_groups: dict[int, set[int]] = defaultdict(set)
-    pred_groups: dict[str, set[int]] = defaultdict(set)
-    for rid, key in final.items():
-        gold_groups[stream[rid]["incident_id"]].add(rid)
-        pred_groups[key].add(rid)
-    precision = recall = 0.0
-    for rid, key in final.items():
-        both = len(pred_groups[key] & gold_groups[stream[rid]["incident_id"]])
-        precision += both / len(pred_groups[key])
-        recall += both / len(gold_groups[stream[rid]["incident_id"]])
-    precision, recall = precision / len(final), recall / len(final)
-    return {
-        "recall_at_1": hits1 / max(repeats, 1),
-        "recall_at_5": hits5 / max(repeats, 1),
-        "first_not_auto_linked": firsts_new / max(firsts, 1),
-        "bcubed_precision": precision,
-        "bcubed_recall": recall,
-        "bcubed_f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
-    }
+            cands = [(key, values) for key, values in item["cands"] if key is not None]
+            reports.append({"id": item["report_id"], "incidents": set(item["incident_ids"]), "cands": cands})
+    return stream, reports
+
+
+def fit_rank(splits: list[tuple[dict[int, dict[str, Any]], list[Report]]], ridge: float = 1.0) -> dict[str, float]:
+    groups = []
+    for stream, reports in splits:
+        for report in reports:
+            labels = [_positive(stream, key, report["incidents"]) for key, _v in report["cands"]]
+            if any(labels) and len(labels) > 1:
+                x = np.array([[values[n] for n in RANK_NAMES] for _k, values in report["cands"]])
+                groups.append((x, np.array(labels, dtype=float) / sum(labels)))
+
+    def objective(w: np.ndarray) -> float:
+        total = -0.5 * ridge * float(w @ w)
+        for x, target in groups:
+            z = x @ w
+            total += float(target @ z) - float(z.max() + np.log(np.exp(z - z.max()).sum()))
+        return total
+
+    w = np.zeros(len(RANK_NAMES))
+    current = objective(w)
+    for _ in range(60):
+        gradient = -ridge * w
+        hessian = ridge * np.eye(len(w))
+        for x, target in groups:
+            z = x @ w
+            p = np.exp(z - z.max())
+            p /= p.sum()
+            mean = p @ x
+            gradient += target @ x - mean
+            hessian += (x * p[:, None]).T @ x - np.outer(mean, mean)
+        step = np.linalg.solve(hessian, gradient)
+        # Halve the Newton step until the likelihood improves (the softmax can be nearly separable).
+        for _half in range(30):
+            trial = objective(w + step)
+            if trial >= current:
+                break
+            step /= 2
+        w, current = w + step, trial
+        if np.abs(step).max() < 1e-5:
+            break
+    return dict(zip(RANK_NAMES, np.round(w, 3).tolist(), strict=True))
+
+
+def _inputs(report: Report) -> list[tuple[str, dict[str, float], float]]:
+    """(key, decision inputs, rank) of a report's best-ranked candidates, with engine.score's rivals."""
+    ranks = [engine.rank_score(values) for _k, values in report["cands"]]
+    order = sorted(range(len(ranks)), key=lambda i: -ranks[i])
+    nobody = engine.rank_score(engine.NOBODY)
+    out = []
+    for position, i in enumerate(order[:DECISION_TOP]):
+        rival = (order[1] if len(order) > 1 else None) if position == 0 else order[0]
+        rival_rank = max(ranks[rival], nobody) if rival is not None else nobody
+        rival_semantic = report["cands"][rival][1]["semantic_max"] if rival is not None else 0.0
+        key, values = report["cands"][i]
+        out.append((key, engine.decision_inputs(values, ranks[i], rival_rank, rival_semantic), ranks[i]))
+    return out
+
+
+def fit_decision(splits: list[tuple[dict[int, dict[str, Any]], list[Report]]], ridge: float = 1.0) -> dict[str, float]:
+    rows, labels = [], []
+    names: list[str] = []
+    for stream, reports in splits:
+        for report in reports:
+            for key, inputs, _rank in _inputs(report):
+                names = list(inputs)
+                rows.append([inputs[n] for n in names])
+                labels.append(float(_positive(stream, key, report["incidents"])))
+    x = np.hstack([np.ones((len(rows), 1)), np.array(rows)])
+    y = np.array(labels)
+    w = np.zeros(x.shape[1])
+    for _ in range(60):
+        p = 1 / (1 + np.exp(-np.clip(x @ w, -40, 40)))
+        hessian = x.T @ (x * (p * (1 - p))[:, None]) + ridge * np.eye(len(w))
+        w += np.linalg.solve(hessian, x.T @ (y - p) - ridge * w)
+    return dict(zip(["bias", *names], np.round(w, 3).tolist(), strict=True))
+
+
+def replay(
+    split: tuple[dict[int, dict[str, Any]], list[Report]], auto: float, *, oracle: bool = False
+) -> dict[str, float]:
+    """The benchmark's metrics (``benchmark.metrics``) for one split's dump, decided in stream order.
+
+    History incidents are those the candidates name: a multi-incident report whose other
+    incident was never a candidate counts as a first report here (a miss either way)."""
+    stream, reports = split
+    group: dict[str, str] = {}
+    seen: dict[int, set[str]] = defaultdict(set)
+    history = {int(key[2:]) for report in reports for key, _v in report["cands"] if key.startswith("h:")}
+    for incident_id in history:
+        seen[incident_id].add(f"h:{incident_id}")
+    results = []
+    for report in reports:
+        rid = report["id"]
+        row = stream[rid]
+        keys = [key for key, _v in report["cands"]]
+        scored = [
+            (group.get(keys[i], keys[i]), p)
+            for i, p, _r in engine.score(list(enumerate(v for _k, v in report["cands"])))
+        ]
+        ranked = list(dict.fromkeys(key for key, _p in scored))
+        auto_linked = bool(scored) and scored[0][1] >= auto
+        if oracle:
+            targets = set().union(*(seen[i] for i in benchmark.incident_ids(row)))
+            auto_linked = bool(ranked) and ranked[0] in targets
+        final = group[f"s:{rid}"] = scored[0][0] if auto_linked else f"s:{rid}"
+        for i in benchmark.incident_ids(row):
+            seen[i].add(final)
+        results.append(
+            {
+                "report_id": rid,
+                "row": row,
+                "decision": "auto_link" if auto_linked else "new",
+                "candidates": [[key, None] for key in ranked],
+                "final": final,
+                "ms": 0.0,
+            }
+        )
+    rows = [{"incident_id": i, "incident_ids": [i]} for i in sorted(history)]
+    numbers = benchmark.metrics(rows, results)
+    return {name: numbers[name] for name in REPLAYED}
 
 
 def main() -> int:
@@ -148,17 +219,22 @@ def main() -> int:
     parser.add_argument("--replay", nargs="*", default=[], help="STREAM:FEATURES of held-out splits")
     parser.add_argument("--thresholds", type=float, nargs="*", default=[0.9])
     parser.add_argument("--oracle", action="store_true", help="also replay with perfect auto-link decisions")
+    parser.add_argument("--current", action="store_true", help="replay with the engine's weights, fit nothing")
     args = parser.parse_args()
-    x, y = load(args.train)
-    weights = dict(zip(["bias", *NAMES], np.round(fit(x, y), 3).tolist(), strict=True))
-    print(json.dumps(weights, indent=4))
-    for pair in args.replay:
+    train = [load(pair) for pair in args.train]
+    if not args.current:
+        engine.RANK_WEIGHTS = fit_rank(train)
+        engine.DECISION_WEIGHTS = fit_decision(train)
+    print("RANK_WEIGHTS =", json.dumps(engine.RANK_WEIGHTS, indent=4))
+    print("DECISION_WEIGHTS =", json.dumps(engine.DECISION_WEIGHTS, indent=4))
+    for name, split in [*zip(args.train, train, strict=True), *((p, load(p)) for p in args.replay)]:
+        tag = ("given" if args.current else "fit") if name in args.train else "held-out"
         for auto in args.thresholds:
-            numbers = replay(pair, weights, auto)
-            print(pair, auto, " ".join(f"{k} {v:.3f}" for k, v in numbers.items()))
+            numbers = replay(split, auto)
+            print(tag, name, auto, " ".join(f"{k} {v:.3f}" for k, v in numbers.items()))
         if args.oracle:
-            numbers = replay(pair, weights, 0.0, oracle=True)
-            print(pair, "oracle", " ".join(f"{k} {v:.3f}" for k, v in numbers.items()))
+            numbers = replay(split, 0.0, oracle=True)
+            print(tag, name, "oracle", " ".join(f"{k} {v:.3f}" for k, v in numbers.items()))
     return 0
 
 

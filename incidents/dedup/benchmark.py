@@ -8,6 +8,7 @@ becomes a new incident, as a moderator would make it (a suggestion counts as
 not linked: the grouping measures what the engine does alone).
 """
 
+import contextlib
 import datetime
 import json
 import random
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from django.test import override_settings
 
 from incidents import services
 from incidents.models import (
@@ -220,12 +222,31 @@ def run_stream(
     predictions_out: str | Path,
     *,
     on_features: Callable[[Report, dict[str, Any]], None] | None = None,
+    link_truth: bool = False,
 ) -> list[dict[str, Any]]:
-    """Send each stream report through report_submit and the dedup task; write predictions."""
+    """Send each stream report through report_submit and the dedup task; write predictions.
+
+    ``link_truth`` (for fitting the weights, with ``on_features``): nothing is auto-linked,
+    and each report is attached to its true incident as a moderator would, so the incidents
+    the engine compares against grow as they would with perfect decisions."""
     from config.celery import app
 
     # The task runs inline whatever broker is configured: this is one process measuring itself.
     app.conf.task_always_eager = True
+    # Linking by truth: a threshold no score reaches, so the links below are the only ones.
+    with override_settings(DEDUP_AUTO_LINK_THRESHOLD=2.0) if link_truth else contextlib.nullcontext():
+        return _stream(rows, keys, predictions_out, on_features=on_features, link_truth=link_truth)
+
+
+def _stream(
+    rows: list[dict[str, Any]],
+    keys: dict[int, str],
+    predictions_out: str | Path,
+    *,
+    on_features: Callable[[Report, dict[str, Any]], None] | None,
+    link_truth: bool,
+) -> list[dict[str, Any]]:
+    home = {int(key[2:]): pk for pk, key in keys.items() if key.startswith("h:")}
     out = []
     with open(predictions_out, "w", encoding="utf-8") as handle:
         for row in sorted(rows, key=lambda r: int(r["report_id"])):
@@ -258,11 +279,17 @@ def run_stream(
             if decision == "auto_link":
                 link = ReportIncidentLink.objects.filter(report=report).first()
                 linked = keys.get(link.incident_id) if link else None
-            if linked is None:
+            truth = next((home[i] for i in incident_ids(row) if i in home), None) if link_truth else None
+            if truth is not None:
+                services.report_attach(report=report, incident=Incident.objects.get(pk=truth), actor=None)
+                final = keys[truth]
+            elif linked is None:
                 # As a moderator would: a new incident from the report.
                 incident = services.incident_create_from_report(report=report, actor=None)
                 keys[incident.pk] = f"s:{row['report_id']}"
                 final = keys[incident.pk]
+                for i in incident_ids(row):
+                    home.setdefault(i, incident.pk)
             else:
                 final = linked
             record = {

@@ -83,3 +83,29 @@ def test_it_refuses_a_database_with_other_data(files):
     with pytest.raises(CommandError, match="not benchmark data"):
         call_command("dedup_benchmark", history=str(history), stream=str(stream), predictions_out=str(out))
     assert Report.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_for_fitting_it_dumps_signals_and_links_each_report_to_its_true_incident(files):
+    history, stream, out = files
+    features = out.with_name("features.jsonl")
+    call_command(
+        "dedup_benchmark",
+        history=str(history),
+        stream=str(stream),
+        predictions_out=str(out),
+        features_out=str(features),
+        link_truth=True,
+    )
+    dumped = {row["report_id"]: row for row in map(json.loads, features.read_text().splitlines())}
+    assert sorted(dumped) == [5, 7, 8]
+    # Signals computed before the report was linked, for every scored candidate.
+    assert "h:10" in [key for key, _values in dumped[5]["cands"]]
+    assert all("semantic_2" in values and "log_median_gap" in values for _k, values in dumped[5]["cands"])
+    # Linked by the truth, not by the engine: nothing auto-linked, report 8 joined the incident of 7.
+    predictions = {p["report_id"]: p for p in map(json.loads, out.read_text().splitlines())}
+    assert all(p["decision"] != "auto_link" for p in predictions.values())
+    assert "s:7" in [key for key, _values in dumped[8]["cands"]]
+    linked = Report.objects.get(external_id="8").links.get().incident
+    assert linked == Report.objects.get(external_id="7").links.get().incident
+    assert Report.objects.get(external_id="5").links.get().incident.reports.count() == 3

@@ -140,3 +140,44 @@ def test_a_new_link_through_the_services_is_indexed(catalogue, moderator):
     best = engine.match_report(other).candidates[0]
     assert best.incident_id == catalogue["bias"].pk
     assert best.reasons["text"] > 0.3
+
+
+def _values(**changes: float) -> dict[str, float]:
+    return {**engine.NOBODY, **changes}
+
+
+STRONG = {
+    "text_max": 0.6,
+    "coverage": 0.7,
+    "semantic_max": 0.8,
+    "semantic_2": 0.75,
+    "semantic_top3": 0.75,
+    "semantic_mean": 0.8,
+    "log_gap": 0.0,
+    "log_median_gap": 1.0,
+}
+
+
+def test_score_ranks_the_best_candidate_first_with_probabilities():
+    weak = _values(text_max=0.1, coverage=0.2, semantic_max=0.3, semantic_2=0.3, semantic_top3=0.3, semantic_mean=0.3)
+    scored = engine.score([(1, weak), (2, _values(**STRONG))])
+    assert [incident_id for incident_id, _p, _rank in scored] == [2, 1]
+    assert all(0.0 < p < 1.0 for _i, p, _rank in scored)
+    assert scored[0][1] > scored[1][1]
+
+
+def test_a_close_runner_up_makes_the_leader_less_certain():
+    alone = engine.score([(1, _values(**STRONG))])[0][1]
+    runner_up = _values(**{**STRONG, "semantic_max": 0.78, "coverage": 0.65})
+    contested = next(p for i, p, _rank in engine.score([(1, _values(**STRONG)), (2, runner_up)]) if i == 1)
+    assert contested < alone
+
+
+def test_the_same_article_is_certain_whatever_the_other_signals():
+    weak_but_same_article = _values(same_url=1.0, semantic_max=0.2)
+    scored = engine.score([(1, weak_but_same_article), (2, _values(**STRONG))])
+    assert {i: p for i, p, _rank in scored}[1] >= engine.SAME_URL_SCORE
+
+
+def test_no_candidates_score_nothing():
+    assert engine.score([]) == []

@@ -34,6 +34,7 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true", help="run even if the database holds other data")
         parser.add_argument("--metrics-out", help="also write the numbers as JSON")
         parser.add_argument("--features-out", help=argparse_hidden_help())
+        parser.add_argument("--link-truth", action="store_true", help=argparse_hidden_help())
 
     def handle(self, *args: Any, **options: Any) -> None:
         foreign = benchmark.foreign_data()
@@ -60,7 +61,9 @@ class Command(BaseCommand):
         dump = open(options["features_out"], "w", encoding="utf-8") if options["features_out"] else None  # noqa: SIM115
         try:
             on_features = benchmark.feature_dumper(dump, keys) if dump else None
-            results = benchmark.run_stream(stream, keys, options["predictions_out"], on_features=on_features)
+            results = benchmark.run_stream(
+                stream, keys, options["predictions_out"], on_features=on_features, link_truth=options["link_truth"]
+            )
         finally:
             if dump:
                 dump.close()
