@@ -7,10 +7,11 @@
    report at the same canonical address (one indexed query).
 3. Each of at most ``MAX_SCORED`` candidates is scored from the features stored
    for it (one query for all): text similarity (idf-weighted cosine), semantic
-   similarity, date gap, shared entities, same address, same publisher. A
-   logistic model whose weights were fitted on the dev data
-   (``benchmarks/_dedup_fit.py``) turns them into a probability, so the
-   thresholds in settings read as "how sure".
+   similarity, date gaps, shared entities, same address, same publisher. A
+   rank model orders the candidates; a decision model turns each candidate's
+   rank score, its lead over the best other one and its signals into a
+   probability, so the thresholds in settings read as "how sure". Both were
+   fitted on the dev data (``benchmarks/_dedup_fit.py``).
 
 Moderators' "not a duplicate" verdicts come in as ``exclude_incident_ids``
 and are never returned. See docs/dedup.md.
@@ -43,7 +44,8 @@ MAX_LOOKUP_TERMS = 40
 SIZE_PRIOR = 1.0
 
 # Two stages, both fitted by benchmarks/_dedup_fit.py on the signals `dedup_benchmark --features-out`
-# dumps on dev splits by incident (seeds 1 and 2), and evaluated on seeds 3 and 4, never fitted on.
+# dumps on dev splits by incident (seeds 1 and 2: a truth-linked and an on-policy run of each; see
+# docs/dedup.md, "Fitting the weights"), and evaluated on seeds 3 and 4, never fitted on.
 #
 # 1. RANK_WEIGHTS order the candidates of one report: a conditional logit (softmax over the
 #    candidates, fitted to put the right incident first), so only differences between
