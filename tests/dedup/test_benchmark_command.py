@@ -86,7 +86,7 @@ def test_it_refuses_a_database_with_other_data(files):
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_for_fitting_it_dumps_signals_and_links_each_report_to_its_true_incident(files):
+def test_for_fitting_it_dumps_signals_and_links_each_report_to_its_true_incident(files, capsys):
     history, stream, out = files
     features = out.with_name("features.jsonl")
     call_command(
@@ -109,3 +109,4 @@ def test_for_fitting_it_dumps_signals_and_links_each_report_to_its_true_incident
     linked = Report.objects.get(external_id="8").links.get().incident
     assert linked == Report.objects.get(external_id="7").links.get().incident
     assert Report.objects.get(external_id="5").links.get().incident.reports.count() == 3
+    assert "linked by truth" in capsys.readouterr().out

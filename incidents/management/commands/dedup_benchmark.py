@@ -74,11 +74,14 @@ class Command(BaseCommand):
                 "history_incidents": incidents,
                 "bulk_reports_per_second": len(history) / max(load_seconds, 1e-9),
                 "engine_version": benchmark.engine_version(),
+                "linked_by_truth": bool(options["link_truth"]),
             }
         )
         for name, value in numbers.items():
             shown = f"{value:.4f}" if isinstance(value, float) else value
             self.stdout.write(f"{name}: {shown}")
+        if options["link_truth"]:
+            self.stdout.write("linked by truth (for fitting): grouping and first-report numbers are not the engine's")
         if options["metrics_out"]:
             with open(options["metrics_out"], "w", encoding="utf-8") as handle:
                 json.dump(numbers, handle, indent=2)
