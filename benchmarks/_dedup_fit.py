@@ -57,6 +57,7 @@ RANK_NAMES = [
     "log_median_gap",
     "entities",
     "entities_differ",
+    "specific_missed",
     "same_domain",
     "log_reports",
 ]

@@ -254,7 +254,7 @@ RATELIMIT_IP_META_KEY = os.environ.get("RATELIMIT_IP_META_KEY") or None
 # incident (its decision model, fitted on the dev data). At or above the first a
 # report is linked automatically (a moderator can undo it); at or above the
 # second it is put to a moderator as a possible duplicate. Defaults measured on
-# dev splits by incident (engine 2026.12-1, weights fitted on seeds 1+2, held
+# dev splits by incident (engine 2026.12-2, weights fitted on seeds 1+2, held
 # out on 3 and 4): 0.8 is the lowest value that keeps >= 95 % of first reports
 # unlinked on the fitting seeds; lower values raise B-cubed F1 and auto-link
 # more first reports (docs/dedup.md).

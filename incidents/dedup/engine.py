@@ -32,7 +32,7 @@ from . import embedding, index
 from .index_models import DedupIncident, DedupPosting, DedupTerm
 from .text import phrase_text
 
-ENGINE_VERSION = "2026.12-1"
+ENGINE_VERSION = "2026.12-2"
 MAX_CANDIDATES = 10
 # Incidents fetched from the postings, and scored in Python.
 MAX_FETCHED = 200
@@ -51,38 +51,40 @@ SIZE_PRIOR = 1.0
 #    candidates, fitted to put the right incident first), so only differences between
 #    candidates count and it has no bias.
 RANK_WEIGHTS: dict[str, float] = {
-    "text_max": -2.602,
-    "coverage": 2.267,
-    "semantic_max": 2.855,
-    "semantic_2": 1.575,
-    "semantic_top3": 3.074,
-    "semantic_mean": 3.13,
-    "log_gap": -0.254,
-    "log_median_gap": -0.494,
-    "entities": 0.059,
-    "entities_differ": -1.294,
-    "same_domain": 0.399,
-    "log_reports": -0.724,
+    "text_max": -2.714,
+    "coverage": -0.109,
+    "semantic_max": 3.086,
+    "semantic_2": 1.306,
+    "semantic_top3": 3.215,
+    "semantic_mean": 2.906,
+    "log_gap": -0.277,
+    "log_median_gap": -0.482,
+    "entities": 0.363,
+    "entities_differ": -1.076,
+    "specific_missed": -1.515,
+    "same_domain": 0.507,
+    "log_reports": -0.829,
 }
 # 2. DECISION_WEIGHTS turn a candidate's rank score, its lead over the best other candidate
 #    and its own signals into the probability that it is the report's incident (a logistic
 #    model): the score moderators see and the thresholds in settings compare against.
 DECISION_WEIGHTS: dict[str, float] = {
-    "bias": -3.304,
-    "rank": 0.851,
-    "lead": 0.204,
-    "semantic_max": -1.508,
-    "semantic_lead": 1.53,
-    "coverage": 4.211,
-    "text_max": 0.501,
-    "log_gap": 0.354,
-    "log_median_gap": -0.068,
-    "entities": -0.02,
-    "log_reports": -0.176,
-    "near": 0.601,
-    "semantic_near": 0.239,
-    "coverage_near": 0.753,
-    "semantic_coverage": -4.265,
+    "bias": -2.022,
+    "rank": 0.729,
+    "lead": 0.206,
+    "semantic_max": -0.276,
+    "semantic_lead": 0.802,
+    "coverage": 4.775,
+    "text_max": 1.259,
+    "log_gap": 0.363,
+    "log_median_gap": -0.208,
+    "entities": -0.109,
+    "log_reports": 0.07,
+    "near": 0.539,
+    "semantic_near": 0.121,
+    "coverage_near": 1.004,
+    "semantic_coverage": -5.145,
+    "specific_missed": -0.205,
 }
 # The same article is certain (the dev data has too few such pairs to learn it).
 SAME_URL_SCORE = 0.995
@@ -98,6 +100,7 @@ NOBODY: dict[str, float] = {
     "log_median_gap": math.log1p(365),
     "entities": 0.0,
     "entities_differ": 0.0,
+    "specific_missed": 1.0,
     "same_url": 0.0,
     "same_domain": 0.0,
     "log_reports": math.log1p(1),
@@ -154,6 +157,11 @@ def signals(
             best_text, best_shared = similarity, shared
     bag = features.get("bag", {})
     covered = [t for t in qterms if t in bag]
+    # The report's three most specific words (highest idf): a look-alike incident shares the
+    # topic but not the names and places.
+    specific = sorted((t for t in qterms if t.startswith("w:")), key=lambda t: -idfs.get(t, 1.0))[:3]
+    specific_weight = sum(idfs.get(t, 1.0) ** 2 for t in specific)
+    specific_missed = sum(idfs.get(t, 1.0) ** 2 for t in specific if t not in bag)
     coverage = sum(idfs.get(t, 1.0) ** 2 for t in covered) / (qnorm**2)
     semantic: list[float] = []
     semantic_mean: float | None = None
@@ -190,6 +198,7 @@ def signals(
         "entities": float(min(len(shared_entities), 2)),
         # Both name known entities, and none of them the same: often two incidents.
         "entities_differ": 1.0 if query.entities and entity_names and not shared_entities else 0.0,
+        "specific_missed": specific_missed / specific_weight if specific_weight else 0.0,
         "same_url": 1.0 if same_url else 0.0,
         "same_domain": 1.0 if query.domain and query.domain in domains else 0.0,
         "log_reports": math.log1p(len(features.get("ids", []))),
@@ -232,6 +241,7 @@ def decision_inputs(
         "semantic_near": values["semantic_max"] * near,
         "coverage_near": values["coverage"] * near,
         "semantic_coverage": values["semantic_max"] * values["coverage"],
+        "specific_missed": values["specific_missed"],
     }
 
 
