@@ -136,18 +136,9 @@ def fit_rank(splits: list[tuple[dict[int, dict[str, Any]], list[Report]]], ridge
 
 
 def _inputs(report: Report) -> list[tuple[str, dict[str, float], float]]:
-    """(key, decision inputs, rank) of a report's best-ranked candidates, with engine.score's rivals."""
-    ranks = [engine.rank_score(values) for _k, values in report["cands"]]
-    order = sorted(range(len(ranks)), key=lambda i: -ranks[i])
-    nobody = engine.rank_score(engine.NOBODY)
-    out = []
-    for position, i in enumerate(order[:DECISION_TOP]):
-        rival = (order[1] if len(order) > 1 else None) if position == 0 else order[0]
-        rival_rank = max(ranks[rival], nobody) if rival is not None else nobody
-        rival_semantic = report["cands"][rival][1]["semantic_max"] if rival is not None else 0.0
-        key, values = report["cands"][i]
-        out.append((key, engine.decision_inputs(values, ranks[i], rival_rank, rival_semantic), ranks[i]))
-    return out
+    """(key, decision inputs, rank) of a report's best-ranked candidates, as engine.score judges them."""
+    judged = engine.judged([values for _k, values in report["cands"]])
+    return [(report["cands"][i][0], inputs, rank) for i, inputs, rank in judged[:DECISION_TOP]]
 
 
 def fit_decision(splits: list[tuple[dict[int, dict[str, Any]], list[Report]]], ridge: float = 1.0) -> dict[str, float]:

@@ -250,27 +250,33 @@ def probability(inputs: dict[str, float]) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
 
 
-def score(scored: list[tuple[int, dict[str, float]]]) -> list[tuple[int, float, float]]:
-    """(incident id, probability, rank score) of each candidate, best first.
+def judged(values_list: list[dict[str, float]]) -> list[tuple[int, dict[str, float], float]]:
+    """(position, decision inputs, rank score) of each candidate, best-ranked first.
 
     Each candidate is judged against the best of the others (the runner-up for the
-    leader, the leader for the rest; a candidate sharing nothing when it is alone)."""
-    if not scored:
-        return []
-    ranks = [rank_score(values) for _i, values in scored]
-    order = sorted(range(len(scored)), key=lambda i: -ranks[i])
+    leader, the leader for the rest; a candidate sharing nothing when it is alone).
+    ``score`` uses it, and so does benchmarks/_dedup_fit.py to fit the decision model."""
+    ranks = [rank_score(values) for values in values_list]
+    order = sorted(range(len(ranks)), key=lambda i: -ranks[i])
     nobody = rank_score(NOBODY)
-    first = order[0]
-    second = order[1] if len(order) > 1 else None
     out = []
-    for i, (incident_id, values) in enumerate(scored):
-        rival = second if i == first else first
+    for position, i in enumerate(order):
+        rival = order[0] if position else (order[1] if len(order) > 1 else None)
         rival_rank = max(ranks[rival], nobody) if rival is not None else nobody
-        rival_semantic = scored[rival][1]["semantic_max"] if rival is not None else 0.0
-        p = probability(decision_inputs(values, ranks[i], rival_rank, rival_semantic))
+        rival_semantic = values_list[rival]["semantic_max"] if rival is not None else 0.0
+        out.append((i, decision_inputs(values_list[i], ranks[i], rival_rank, rival_semantic), ranks[i]))
+    return out
+
+
+def score(scored: list[tuple[int, dict[str, float]]]) -> list[tuple[int, float, float]]:
+    """(incident id, probability, rank score) of each candidate, best first."""
+    out = []
+    for i, inputs, rank in judged([values for _id, values in scored]):
+        incident_id, values = scored[i]
+        p = probability(inputs)
         if values["same_url"]:
             p = max(p, SAME_URL_SCORE)
-        out.append((incident_id, p, ranks[i]))
+        out.append((incident_id, p, rank))
     out.sort(key=lambda row: (-row[1], -row[2], row[0]))
     return out
 
