@@ -1,7 +1,8 @@
-"""Fit the engine's two models (incidents/dedup/engine.py RANK_WEIGHTS, DECISION_WEIGHTS) on dev splits.
+"""Fit the engine's two models (incidents/dedup/engine.py RANK_WEIGHTS, the decision model) on dev splits.
 
     .venv/bin/python manage.py dedup_benchmark --history H --stream S --predictions-out P --features-out F
-    .venv/bin/python benchmarks/_dedup_fit.py S:F [S2:F2 ...] [--replay S3:F3 --thresholds 0.5 0.7 0.9]
+    .venv/bin/pip install -e '.[fit]'   # scikit-learn, for the decision model
+    .venv/bin/python benchmarks/_dedup_fit.py S:F [S2:F2 ...] [--replay S3:F3 --thresholds 0.5 0.7 0.9] [--save]
 
 Each F line holds, for one stream report, the signals of every scored
 candidate (computed before the report is matched; candidate generation does not
@@ -12,9 +13,14 @@ incident a stream report of the same AIID incident created (``s:<report_id>``).
 1. The rank model: a conditional logit (a softmax over one report's candidates)
    fitted with Newton iterations and a small ridge on the reports that have a
    positive among their candidates: it learns what puts the right incident first.
-2. The decision model: a logistic regression over ``engine.decision_inputs`` of
-   the three best-ranked candidates of every report (first reports included:
-   their candidates are all negatives): how likely a candidate is the incident.
+2. The decision model: gradient-boosted trees (scikit-learn's
+   HistGradientBoostingClassifier, ``TREES``, monotone as ``MONOTONE`` says) over
+   ``engine.decision_inputs`` of the three best-ranked candidates of every report
+   (first reports included: their candidates are all negatives): how likely a
+   candidate is the incident. ``--save`` writes it to
+   ``engine.DECISION_MODEL_FILE``, after checking that the engine's own walk of
+   the exported trees gives scikit-learn's predictions. The printed RANK_WEIGHTS
+   are pasted into engine.py by hand.
 
 ``same_url`` is left out of both (too rare in the dev data to learn; the engine
 sets such a candidate's score to ``SAME_URL_SCORE``). ``--replay`` scores another
@@ -141,7 +147,19 @@ def _inputs(report: Report) -> list[tuple[str, dict[str, float], float]]:
     return [(report["cands"][i][0], inputs, rank) for i, inputs, rank in judged[:DECISION_TOP]]
 
 
-def fit_decision(splits: list[tuple[dict[int, dict[str, Any]], list[Report]]], ridge: float = 1.0) -> dict[str, float]:
+# The decision model: gradient-boosted trees, monotone where the answer must be (a higher
+# rank score, a bigger lead or more coverage never makes a candidate less likely; a report's
+# most specific words missing never more likely).
+TREES = {"max_iter": 200, "learning_rate": 0.05, "max_depth": 3, "l2_regularization": 1.0, "min_samples_leaf": 40}
+MONOTONE = {"rank": 1, "lead": 1, "semantic_lead": 1, "coverage": 1, "specific_missed": -1}
+
+
+def fit_decision(splits: list[tuple[dict[int, dict[str, Any]], list[Report]]]) -> dict[str, Any]:
+    """The decision model (engine.DecisionModel's dict) fitted on the best-ranked candidates."""
+    try:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+    except ImportError:
+        sys.exit("fitting the decision model needs scikit-learn: pip install -e '.[fit]'")
     rows, labels = [], []
     names: list[str] = []
     for stream, reports in splits:
@@ -150,14 +168,34 @@ def fit_decision(splits: list[tuple[dict[int, dict[str, Any]], list[Report]]], r
                 names = list(inputs)
                 rows.append([inputs[n] for n in names])
                 labels.append(float(_positive(stream, key, report["incidents"])))
-    x = np.hstack([np.ones((len(rows), 1)), np.array(rows)])
-    y = np.array(labels)
-    w = np.zeros(x.shape[1])
-    for _ in range(60):
-        p = 1 / (1 + np.exp(-np.clip(x @ w, -40, 40)))
-        hessian = x.T @ (x * (p * (1 - p))[:, None]) + ridge * np.eye(len(w))
-        w += np.linalg.solve(hessian, x.T @ (y - p) - ridge * w)
-    return dict(zip(["bias", *names], np.round(w, 3).tolist(), strict=True))
+    x, y = np.array(rows), np.array(labels)
+    model = HistGradientBoostingClassifier(**TREES, monotonic_cst=[MONOTONE.get(n, 0) for n in names], random_state=0)
+    model.fit(x, y)
+    trees = []
+    for (predictor,) in model._predictors:  # one tree per iteration (two classes)
+        nodes = predictor.nodes
+        trees.append(
+            {
+                "feature": nodes["feature_idx"].tolist(),
+                "threshold": nodes["num_threshold"].tolist(),
+                "left": nodes["left"].tolist(),
+                "right": nodes["right"].tolist(),
+                "leaf": nodes["is_leaf"].astype(bool).tolist(),
+                "value": nodes["value"].tolist(),
+            }
+        )
+    fitted = {
+        "names": names,
+        "baseline": float(np.ravel(model._baseline_prediction)[0]),
+        "depth": TREES["max_depth"],
+        "trees": trees,
+        "fitted_on": len(rows),
+    }
+    # The engine walks the exported trees itself: check it agrees with scikit-learn.
+    ours = engine.DecisionModel.from_dict(fitted).raw([dict(zip(names, row, strict=True)) for row in rows])
+    if not np.allclose(ours, model.decision_function(x), atol=1e-9):
+        sys.exit("the exported trees do not reproduce scikit-learn's predictions")
+    return fitted
 
 
 def replay(
@@ -212,13 +250,18 @@ def main() -> int:
     parser.add_argument("--thresholds", type=float, nargs="*", default=[0.9])
     parser.add_argument("--oracle", action="store_true", help="also replay with perfect auto-link decisions")
     parser.add_argument("--current", action="store_true", help="replay with the engine's weights, fit nothing")
+    parser.add_argument("--save", action="store_true", help="write the fitted decision model to the engine's file")
     args = parser.parse_args()
     train = [load(pair) for pair in args.train]
     if not args.current:
         engine.RANK_WEIGHTS = fit_rank(train)
-        engine.DECISION_WEIGHTS = fit_decision(train)
+        fitted = fit_decision(train)
+        engine.DECISION_MODEL = engine.DecisionModel.from_dict(fitted)
+        if args.save:
+            engine.DECISION_MODEL_FILE.write_text(json.dumps(fitted, separators=(",", ":")) + "\n", encoding="utf-8")
+            print("decision model written to", engine.DECISION_MODEL_FILE)
     print("RANK_WEIGHTS =", json.dumps(engine.RANK_WEIGHTS, indent=4))
-    print("DECISION_WEIGHTS =", json.dumps(engine.DECISION_WEIGHTS, indent=4))
+    print("decision model:", len(engine.DECISION_MODEL.value), "trees over", ", ".join(engine.DECISION_MODEL.names))
     for name, split in [*zip(args.train, train, strict=True), *((p, load(p)) for p in args.replay)]:
         tag = ("given" if args.current else "fit") if name in args.train else "held-out"
         for auto in args.thresholds:

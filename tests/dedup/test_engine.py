@@ -1,6 +1,7 @@
 """The engine: what it finds, what it says about it, and what it never suggests."""
 
 import datetime
+import math
 
 import pytest
 
@@ -181,3 +182,34 @@ def test_the_same_article_is_certain_whatever_the_other_signals():
 
 def test_no_candidates_score_nothing():
     assert engine.score([]) == []
+
+
+def test_the_decision_model_walks_its_trees():
+    # Two trees over one input: a stump (x <= 0.5: -1, else +1) and a single leaf of 0.5.
+    model = engine.DecisionModel.from_dict(
+        {
+            "names": ["lead"],
+            "baseline": 0.25,
+            "depth": 1,
+            "trees": [
+                {
+                    "feature": [0, 0, 0],
+                    "threshold": [0.5, 0.0, 0.0],
+                    "left": [1, 0, 0],
+                    "right": [2, 0, 0],
+                    "leaf": [False, True, True],
+                    "value": [0.0, -1.0, 1.0],
+                },
+                {"feature": [0], "threshold": [0.0], "left": [0], "right": [0], "leaf": [True], "value": [0.5]},
+            ],
+        }
+    )
+    assert model.raw([{"lead": 0.2}, {"lead": 0.5}, {"lead": 0.9}]).tolist() == [-0.25, -0.25, 1.75]
+    assert model.probabilities([{"lead": 0.9}]) == [pytest.approx(1 / (1 + math.exp(-1.75)))]
+    assert model.probabilities([]) == []
+
+
+def test_the_shipped_decision_model_reads_exactly_the_decision_inputs():
+    inputs = engine.decision_inputs(_values(**STRONG), rank=1.0, rival_rank=0.0, rival_semantic=0.5)
+    assert engine.DECISION_MODEL.names == list(inputs)
+    assert len(engine.DECISION_MODEL.value) >= 50  # trees, fitted by benchmarks/_dedup_fit.py
