@@ -53,9 +53,13 @@ def files(tmp_path):
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_it_writes_one_prediction_per_stream_report_in_report_order(files, capsys):
+def test_it_writes_one_prediction_per_stream_report_in_report_order(files, capsys, settings):
     history, stream, out = files
-    call_command("dedup_benchmark", history=str(history), stream=str(stream), predictions_out=str(out))
+    metrics = out.with_name("metrics.json")
+    settings.DEDUP_AUTO_LINK_THRESHOLD = 0.8
+    call_command(
+        "dedup_benchmark", history=str(history), stream=str(stream), predictions_out=str(out), metrics_out=str(metrics)
+    )
     predictions = [json.loads(line) for line in out.read_text().splitlines()]
     assert [p["report_id"] for p in predictions] == [5, 7, 8]
     by_id = {p["report_id"]: p for p in predictions}
@@ -74,6 +78,11 @@ def test_it_writes_one_prediction_per_stream_report_in_report_order(files, capsy
     printed = capsys.readouterr().out
     for name in ("recall_at_1", "recall_at_5", "first_not_auto_linked", "bcubed_f1", "p95_ms", "peak_rss_mb"):
         assert name in printed
+    numbers = json.loads(metrics.read_text())
+    assert numbers["stream_reports"] == 3
+    # The thresholds the run used travel with its numbers (benchmarks/dedup.py prints them).
+    assert numbers["auto_link_threshold"] == 0.8
+    assert numbers["suggest_threshold"] == settings.DEDUP_SUGGEST_THRESHOLD
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

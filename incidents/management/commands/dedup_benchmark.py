@@ -11,6 +11,7 @@ import json
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from incidents.dedup import benchmark
@@ -74,6 +75,8 @@ class Command(BaseCommand):
                 "history_incidents": incidents,
                 "bulk_reports_per_second": len(history) / max(load_seconds, 1e-9),
                 "engine_version": benchmark.engine_version(),
+                "auto_link_threshold": settings.DEDUP_AUTO_LINK_THRESHOLD,
+                "suggest_threshold": settings.DEDUP_SUGGEST_THRESHOLD,
                 "linked_by_truth": bool(options["link_truth"]),
             }
         )
