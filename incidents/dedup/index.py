@@ -3,7 +3,9 @@
 ``index_report`` runs whenever a report is linked to an incident and
 ``unindex_report`` when a link is undone or moved by a merge; both are
 idempotent and run inside the caller's transaction. ``index_bulk`` is the same
-code for many links at once (imports, the benchmark, ``rebuild``).
+code for many links at once (imports, the benchmark, ``rebuild``); after a
+large one, ``refresh_statistics`` tells PostgreSQL's planner how big the index
+has grown.
 
 Per incident the index keeps a bag of terms (how many of its reports carry
 each) and the features of up to ``MAX_REPORTS_KEPT`` reports; per term the
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 
 from incidents.models import EntityAlias, Report, ReportIncidentLink
@@ -305,7 +307,8 @@ def index_bulk(links: Iterable[tuple[Report, int]], *, batch: int = 1000) -> int
     """Index many (report, incident id) links of incidents not indexed yet.
 
     The same features as ``index_report``, written with a few bulk queries per
-    batch. Returns the number of links indexed."""
+    batch. Returns the number of links indexed. A caller loading many links calls
+    ``refresh_statistics`` when done."""
     pending: list[tuple[Report, int]] = []
     done = 0
     for link in links:
@@ -364,4 +367,22 @@ def rebuild() -> int:
         .order_by("incident_id", "report_id")
         .iterator(chunk_size=BATCH)
     )
-    return index_bulk((link.report, link.incident_id) for link in links)
+    done = index_bulk((link.report, link.incident_id) for link in links)
+    refresh_statistics()
+    return done
+
+
+def refresh_statistics() -> None:
+    """ANALYZE the index's tables on PostgreSQL, after a bulk load.
+
+    Candidate generation reads the postings of about 40 terms through the (term,
+    incident) key. Until the planner has statistics, which autovacuum gathers only
+    later, or never where it is off, PostgreSQL scans every posting instead:
+    measured at 100 k reports (3.3 M postings), 186 ms against 21 ms for the
+    query, 212 ms against 75 ms per match (docs/dedup.md). SQLite plans by its
+    indexes without statistics and is left alone."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for model in (DedupTerm, DedupPosting, DedupIncident):
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
