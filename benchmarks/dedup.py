@@ -44,6 +44,12 @@ START = "<!-- results:dedup:start -->"
 END = "<!-- results:dedup:end -->"
 # Seeds 1 and 2 are the fitting splits of benchmarks/_dedup_fit.py: quality is measured on others.
 HELD_OUT_SEEDS = [3, 4]
+LABELS = {
+    "recall_at_1": "recall@1",
+    "recall_at_5": "recall@5",
+    "bcubed_f1": "B³ F1",
+    "first_not_auto_linked": "first reports not auto-linked",
+}
 TARGETS = {"recall_at_1": 0.93, "recall_at_5": 0.98, "bcubed_f1": 0.90, "first_not_auto_linked": 0.95}
 
 
@@ -145,7 +151,7 @@ def results_markdown(info: dict[str, Any], quality: list[dict[str, Any]], cost: 
             "",
             "Mean over the splits against the targets: "
             + "; ".join(
-                f"{k.replace('_', ' ')} {mean[k]:.3f} (target ≥ {t}: {'met' if mean[k] >= t else '**not met**'})"
+                f"{LABELS[k]} {mean[k]:.3f} (target ≥ {t}: {'met' if mean[k] >= t else '**not met**'})"
                 for k, t in TARGETS.items()
             )
             + ".",
