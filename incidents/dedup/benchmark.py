@@ -318,17 +318,23 @@ def metrics(history: list[dict[str, Any]], results: list[dict[str, Any]]) -> dic
         for incident_id in incident_ids(row):
             seen_in[incident_id].add(f"h:{incident_id}")
     hits1 = hits5 = repeats = firsts = firsts_new = 0
+    # The moderation queue: repeats not auto-linked that it holds, and first reports it holds.
+    repeats_missed = repeats_queued = firsts_queued = 0
     for result in results:
         row = result["row"]
         targets = set().union(*(seen_in[i] for i in incident_ids(row)))
         ranked = [key for key, _score in result["candidates"]]
+        queued = result["decision"] == "suggest"
         if targets:
             repeats += 1
             hits1 += bool(targets & set(ranked[:1]))
             hits5 += bool(targets & set(ranked[:5]))
+            repeats_missed += result["decision"] != "auto_link"
+            repeats_queued += queued
         else:
             firsts += 1
             firsts_new += result["decision"] != "auto_link"
+            firsts_queued += queued
         for incident_id in incident_ids(row):
             seen_in[incident_id].add(result["final"])
     gold = {r["report_id"]: int(r["row"]["incident_id"]) for r in results}
@@ -357,6 +363,8 @@ def metrics(history: list[dict[str, Any]], results: list[dict[str, Any]]) -> dic
         "recall_at_5": hits5 / repeats if repeats else None,
         "first_reports": firsts,
         "first_not_auto_linked": firsts_new / firsts if firsts else None,
+        "queue_reach": repeats_queued / repeats_missed if repeats_missed else None,
+        "queue_first_reports": firsts_queued / firsts_new if firsts_new else None,
         "bcubed_precision": precision,
         "bcubed_recall": recall,
         "bcubed_f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,

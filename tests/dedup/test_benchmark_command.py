@@ -119,3 +119,34 @@ def test_for_fitting_it_dumps_signals_and_links_each_report_to_its_true_incident
     assert linked == Report.objects.get(external_id="7").links.get().incident
     assert Report.objects.get(external_id="5").links.get().incident.reports.count() == 3
     assert "linked by truth" in capsys.readouterr().out
+
+
+def test_metrics_count_what_the_moderation_queue_holds():
+    from incidents.dedup.benchmark import metrics
+
+    history = [{"report_id": 1, "incident_id": 10, "incident_ids": [10]}]
+
+    def result(rid: int, iid: int, decision: str, final: str) -> dict:
+        row = {"report_id": rid, "incident_id": iid, "incident_ids": [iid]}
+        return {
+            "report_id": rid,
+            "row": row,
+            "decision": decision,
+            "candidates": [["h:10", 0.5]],
+            "final": final,
+            "ms": 1.0,
+        }
+
+    results = [
+        result(5, 10, "auto_link", "h:10"),  # a repeat, linked: not the queue's business
+        result(6, 10, "suggest", "s:6"),  # a repeat the queue holds
+        result(7, 10, "new", "s:7"),  # a repeat the queue misses
+        result(8, 30, "suggest", "s:8"),  # a first report put to moderators all the same
+        result(9, 40, "new", "s:9"),
+        result(11, 50, "new", "s:11"),
+    ]
+    numbers = metrics(history, results)
+    assert numbers["repeat_reports"] == 3
+    assert numbers["queue_reach"] == 0.5
+    assert numbers["queue_first_reports"] == pytest.approx(1 / 3)
+    assert numbers["first_not_auto_linked"] == 1.0
