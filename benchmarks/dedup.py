@@ -42,7 +42,8 @@ OUT = ROOT / "benchmarks" / "out"
 DOC = ROOT / "docs" / "benchmarks.md"
 START = "<!-- results:dedup:start -->"
 END = "<!-- results:dedup:end -->"
-# Seeds 1 and 2 are the fitting splits of benchmarks/_dedup_fit.py: quality is measured on others.
+# The splits benchmarks/_dedup_fit.py fitted the engine on: quality is measured on others.
+FITTING_SEEDS = {1, 2}
 HELD_OUT_SEEDS = [3, 4]
 LABELS = {
     "recall_at_1": "recall@1",
@@ -124,8 +125,9 @@ def results_markdown(info: dict[str, Any], quality: list[dict[str, Any]], cost: 
         f"Python {info['python']}, engine {first.get('engine_version', '?')}.",
         "",
         "Quality: dev reports split by incident (stream = every report of 20 % of the incidents, "
-        "never seen before; history = the rest); the weights were fitted on seeds 1 and 2"
-        + (", so these splits are held out." if not {1, 2} & {r.get("seed") for r in quality} else ".")
+        "never seen before; history = the rest); the weights were fitted on seeds "
+        + " and ".join(map(str, sorted(FITTING_SEEDS)))
+        + (", so these splits are held out." if not FITTING_SEEDS & {r.get("seed") for r in quality} else ".")
         + f" Thresholds: auto-link {fmt(first.get('auto_link_threshold'), 2)}, "
         f"suggest {fmt(first.get('suggest_threshold'), 2)}; "
         "a suggestion counts as not linked. One run at a time.",

@@ -148,5 +148,6 @@ def test_metrics_count_what_the_moderation_queue_holds():
     numbers = metrics(history, results)
     assert numbers["repeat_reports"] == 3
     assert numbers["queue_reach"] == 0.5
+    assert numbers["queue_reach_right_in_3"] == 0.5  # report 6's only candidate is its incident
     assert numbers["queue_first_reports"] == pytest.approx(1 / 3)
     assert numbers["first_not_auto_linked"] == 1.0
