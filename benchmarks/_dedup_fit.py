@@ -1,4 +1,4 @@
-"""Fit the engine's two models (incidents/dedup/engine.py RANK_WEIGHTS, the decision model) on dev splits.
+"""Fit the engine's three models (engine.py RANK_WEIGHTS, the decision model, the re-ranker) on dev splits.
 
     .venv/bin/python manage.py dedup_benchmark --history H --stream S --predictions-out P --features-out F
     .venv/bin/pip install -e '.[fit]'   # scikit-learn, for the decision model
@@ -21,6 +21,10 @@ incident a stream report of the same AIID incident created (``s:<report_id>``).
    ``engine.DECISION_MODEL_FILE``, after checking that the engine's own walk of
    the exported trees gives scikit-learn's predictions. The printed RANK_WEIGHTS
    are pasted into engine.py by hand.
+3. The re-ranker: gradient-boosted trees (``RERANK_TREES``) over
+   ``engine.rerank_inputs`` of the rank model's first ``engine.RERANK_TOP``
+   candidates of every report with a right incident among them, fitted pointwise;
+   ``--save`` writes it to ``engine.RERANK_MODEL_FILE``, checked the same way.
 
 ``same_url`` is left out of both (too rare in the dev data to learn; the engine
 sets such a candidate's score to ``SAME_URL_SCORE``). ``--replay`` scores another
@@ -171,6 +175,41 @@ def fit_decision(splits: list[tuple[dict[int, dict[str, Any]], list[Report]]]) -
     x, y = np.array(rows), np.array(labels)
     model = HistGradientBoostingClassifier(**TREES, monotonic_cst=[MONOTONE.get(n, 0) for n in names], random_state=0)
     model.fit(x, y)
+    return export(model, names, x, int(TREES["max_depth"]))
+
+
+# The re-ranker: trees over the rank model's first engine.RERANK_TOP candidates of each report
+# with a right incident among them (engine.rerank_inputs), fitted pointwise.
+RERANK_TREES = {"max_iter": 200, "learning_rate": 0.1, "max_depth": 3}
+
+
+def fit_rerank(splits: list[tuple[dict[int, dict[str, Any]], list[Report]]]) -> dict[str, Any]:
+    """The re-ranker (engine.DecisionModel's dict), with engine.RANK_WEIGHTS as they are now."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rows, labels = [], []
+    names: list[str] = []
+    for stream, reports in splits:
+        for report in reports:
+            values_list = [values for _k, values in report["cands"]]
+            if len(values_list) < 2:
+                continue
+            ranks = [engine.rank_score(values) for values in values_list]
+            top = sorted(range(len(ranks)), key=lambda i: -ranks[i])[: engine.RERANK_TOP]
+            positive = [_positive(stream, report["cands"][i][0], report["incidents"]) for i in top]
+            if not any(positive):
+                continue
+            for inputs, label in zip(engine.rerank_inputs(values_list, ranks, top), positive, strict=True):
+                names = list(inputs)
+                rows.append([inputs[n] for n in names])
+                labels.append(float(label))
+    x, y = np.array(rows), np.array(labels)
+    model = HistGradientBoostingClassifier(**RERANK_TREES, random_state=0).fit(x, y)
+    return export(model, names, x, int(RERANK_TREES["max_depth"]))
+
+
+def export(model: Any, names: list[str], x: Any, depth: int) -> dict[str, Any]:
+    """A fitted HistGradientBoostingClassifier as engine.DecisionModel reads it, checked against it."""
     trees = []
     for (predictor,) in model._predictors:  # one tree per iteration (two classes)
         nodes = predictor.nodes
@@ -187,12 +226,12 @@ def fit_decision(splits: list[tuple[dict[int, dict[str, Any]], list[Report]]]) -
     fitted = {
         "names": names,
         "baseline": float(np.ravel(model._baseline_prediction)[0]),
-        "depth": TREES["max_depth"],
+        "depth": depth,
         "trees": trees,
-        "fitted_on": len(rows),
+        "fitted_on": len(x),
     }
     # The engine walks the exported trees itself: check it agrees with scikit-learn.
-    ours = engine.DecisionModel.from_dict(fitted).raw([dict(zip(names, row, strict=True)) for row in rows])
+    ours = engine.DecisionModel.from_dict(fitted).raw([dict(zip(names, row, strict=True)) for row in x.tolist()])
     if not np.allclose(ours, model.decision_function(x), atol=1e-9):
         sys.exit("the exported trees do not reproduce scikit-learn's predictions")
     return fitted
@@ -257,11 +296,15 @@ def main() -> int:
         engine.RANK_WEIGHTS = fit_rank(train)
         fitted = fit_decision(train)
         engine.DECISION_MODEL = engine.DecisionModel.from_dict(fitted)
+        reranker = fit_rerank(train)
+        engine.RERANK_MODEL = engine.DecisionModel.from_dict(reranker)
         if args.save:
             engine.DECISION_MODEL_FILE.write_text(json.dumps(fitted, separators=(",", ":")) + "\n", encoding="utf-8")
-            print("decision model written to", engine.DECISION_MODEL_FILE)
+            engine.RERANK_MODEL_FILE.write_text(json.dumps(reranker, separators=(",", ":")) + "\n", encoding="utf-8")
+            print("decision model and re-ranker written to", engine.DECISION_MODEL_FILE.parent)
     print("RANK_WEIGHTS =", json.dumps(engine.RANK_WEIGHTS, indent=4))
     print("decision model:", len(engine.DECISION_MODEL.value), "trees over", ", ".join(engine.DECISION_MODEL.names))
+    print("re-ranker:", len(engine.RERANK_MODEL.value), "trees over", ", ".join(engine.RERANK_MODEL.names))
     for name, split in [*zip(args.train, train, strict=True), *((p, load(p)) for p in args.replay)]:
         tag = ("given" if args.current else "fit") if name in args.train else "held-out"
         for auto in args.thresholds:

@@ -405,7 +405,7 @@ def feature_dumper(handle: Any, keys: dict[int, str]) -> Callable[[Report, dict[
 
     def dump(report: Report, row: dict[str, Any]) -> None:
         query = index.report_features(report)
-        candidates = engine.match_features(query, limit=engine.MAX_SCORED)
+        candidates = engine.match_features(query, limit=10_000)  # every scored candidate
         all_terms = query.index_terms()
         dfs = dict(DedupTerm.objects.filter(term__in=[*all_terms, index.INCIDENTS_KEY]).values_list("term", "df"))
         incidents = max(dfs.pop(index.INCIDENTS_KEY, 0), 1)

@@ -4,11 +4,14 @@
    entities it names, its canonical address, date and embedding.
 2. Candidates: incidents sharing its rarest terms (one grouped query on the
    postings, at most ``index.MAX_POSTINGS`` rows per term), plus incidents with a
-   report at the same canonical address (one indexed query).
+   report at the same canonical address (one indexed query), plus the
+   ``SEMANTIC_CANDIDATES`` incidents nearest in meaning (``vectors``: the cosine
+   with each incident's mean embedding), which find repeats written in other words.
 3. Each of at most ``MAX_SCORED`` candidates is scored from the features stored
    for it (one query for all): text similarity (idf-weighted cosine), semantic
    similarity, date gaps, shared entities, same address, same publisher. A
-   rank model orders the candidates; a decision model turns each candidate's
+   rank model orders the candidates and a re-ranker reorders its first
+   ``RERANK_TOP``; a decision model turns each candidate's
    rank score, its lead over the best other one and its signals into a
    probability, so the thresholds in settings read as "how sure". Both were
    fitted on the dev data (``benchmarks/_dedup_fit.py``).
@@ -31,16 +34,20 @@ from django.db import connection
 
 from incidents.models import Incident, Report, ReportIncidentLink
 
-from . import embedding, index
+from . import embedding, index, vectors
 from .index_models import DedupIncident, DedupPosting, DedupTerm
 from .text import phrase_text
 
-ENGINE_VERSION = "2026.12-3"
+ENGINE_VERSION = "2026.12-4"
 MAX_CANDIDATES = 10
 # Incidents fetched from the postings, and scored in Python.
 MAX_FETCHED = 200
 # 50 was tried: the same on seed 3, recall@5 0.931 instead of 0.939 on seed 4, no clear p95 gain.
 MAX_SCORED = 100
+# Incidents nearest the report in meaning, scored as well as the lexical ones (docs/dedup.md,
+# "Semantic candidates": on fitting seed 1, the right incident among the candidates for 0.879 of
+# the repeats from the postings alone, 0.963 with the 20 nearest).
+SEMANTIC_CANDIDATES = 20
 # Rarest terms of the report used to look up candidates.
 MAX_LOOKUP_TERMS = 40
 # Added to an incident's report count in the candidate ranking's length normalisation.
@@ -54,19 +61,19 @@ SIZE_PRIOR = 1.0
 #    candidates, fitted to put the right incident first), so only differences between
 #    candidates count and it has no bias.
 RANK_WEIGHTS: dict[str, float] = {
-    "text_max": -2.673,
-    "coverage": -0.391,
-    "semantic_max": 3.145,
-    "semantic_2": 1.414,
-    "semantic_top3": 3.33,
-    "semantic_mean": 2.872,
-    "log_gap": -0.273,
-    "log_median_gap": -0.498,
-    "entities": 0.292,
-    "entities_differ": -1.101,
-    "specific_missed": -1.593,
-    "same_domain": 0.481,
-    "log_reports": -0.854,
+    "text_max": -2.844,
+    "coverage": 0.187,
+    "semantic_max": 2.941,
+    "semantic_2": 1.333,
+    "semantic_top3": 3.452,
+    "semantic_mean": 2.803,
+    "log_gap": -0.279,
+    "log_median_gap": -0.523,
+    "entities": 0.045,
+    "entities_differ": -1.438,
+    "specific_missed": -1.807,
+    "same_domain": 0.521,
+    "log_reports": -0.828,
 }
 # 2. The decision model turns a candidate's rank score, its lead over the best other
 #    candidate and its own signals (``decision_inputs``) into the probability that it is the
@@ -76,6 +83,13 @@ RANK_WEIGHTS: dict[str, float] = {
 #    stored in DECISION_MODEL_FILE and evaluated here with numpy (engine 2026.12-3; a logistic
 #    model before, which could not weigh one input differently in different company).
 DECISION_MODEL_FILE = Path(__file__).resolve().parent / "data" / "decision_model.json"
+# 3. The re-ranker reorders the rank model's first RERANK_TOP candidates: gradient-boosted
+#    trees over each one's signals and how it stands against the others there
+#    (``rerank_inputs``), fitted pointwise on those candidates (engine 2026.12-4). A linear
+#    rank model weighs a signal the same whatever the rest; the trees need not. Measured in
+#    docs/dedup.md ("The re-ranker").
+RERANK_TOP = 20
+RERANK_MODEL_FILE = Path(__file__).resolve().parent / "data" / "rerank_model.json"
 
 
 @dataclass(frozen=True)
@@ -139,6 +153,7 @@ class DecisionModel:
 
 
 DECISION_MODEL = DecisionModel.load(DECISION_MODEL_FILE)
+RERANK_MODEL = DecisionModel.load(RERANK_MODEL_FILE)
 # The same article is certain (the dev data has too few such pairs to learn it).
 SAME_URL_SCORE = 0.995
 # Signals of a candidate that shares nothing: the rival of a report's only candidate.
@@ -316,17 +331,55 @@ def judged(values_list: list[dict[str, float]]) -> list[tuple[int, dict[str, flo
     return out
 
 
+def rerank_inputs(values_list: list[dict[str, float]], ranks: list[float], top: list[int]) -> list[dict[str, float]]:
+    """What the re-ranker reads of each of the ``top`` candidates (indices, best-ranked first)."""
+    best = ranks[top[0]]
+    second = max(ranks[top[1]], rank_score(NOBODY)) if len(top) > 1 else rank_score(NOBODY)
+    best_semantic = max(values_list[i]["semantic_max"] for i in top)
+    best_coverage = max(values_list[i]["coverage"] for i in top)
+    out = []
+    for position, i in enumerate(top):
+        values = values_list[i]
+        row = {name: values[name] for name in RANK_WEIGHTS}
+        row.update(
+            rank=ranks[i],
+            rank_gap=ranks[i] - best,
+            position=float(position),
+            semantic_gap=values["semantic_max"] - best_semantic,
+            coverage_gap=values["coverage"] - best_coverage,
+            leader_margin=best - second,
+        )
+        out.append(row)
+    return out
+
+
+def reranked(values_list: list[dict[str, float]], ranks: list[float], order: list[int]) -> list[int]:
+    """``order`` (best-ranked first) with its first ``RERANK_TOP`` reordered by the re-ranker."""
+    top = order[:RERANK_TOP]
+    if len(top) < 2:
+        return order
+    z = RERANK_MODEL.raw(rerank_inputs(values_list, ranks, top))
+    # Stable: equal scores keep the rank model's order.
+    return [top[j] for j in sorted(range(len(top)), key=lambda j: -z[j])] + order[RERANK_TOP:]
+
+
 def score(scored: list[tuple[int, dict[str, float]]]) -> list[tuple[int, float, float]]:
     """(incident id, probability, rank score) of each candidate, best first.
 
-    The order is the rank model's (a report at the same address first); each probability
-    is capped at the one above it, so the list reads best first by both. Ordering by the
-    decision model's probability was measured: it was fitted on the three best-ranked
-    candidates only, and recall@1 and @5 fell by 0.01-0.03."""
-    rows = judged([values for _id, values in scored])
+    The order is the re-ranker's over the rank model's first ``RERANK_TOP`` (a report at
+    the same address first); the probability is the decision model's, judged in the rank
+    model's order, and each is capped at the one above it, so the list reads best first by
+    both: a report is auto-linked only when the re-ranker's first choice is sure. Ordering
+    by the decision model's probability was measured: it was fitted on the three
+    best-ranked candidates only, and recall@1 and @5 fell by 0.01-0.03."""
+    values_list = [values for _id, values in scored]
+    rows = judged(values_list)
     probabilities = DECISION_MODEL.probabilities([inputs for _i, inputs, _rank in rows])
+    by_index = {i: (rank, p) for (i, _inputs, rank), p in zip(rows, probabilities, strict=True)}
+    ranks = [by_index[i][0] for i in range(len(values_list))]
     ranked = []
-    for (i, _inputs, rank), p in zip(rows, probabilities, strict=True):
+    for i in reranked(values_list, ranks, [i for i, _inputs, _rank in rows]):
+        rank, p = by_index[i]
         incident_id, values = scored[i]
         certain = bool(values["same_url"])
         ranked.append((not certain, incident_id, max(p, SAME_URL_SCORE) if certain else p, rank))
@@ -391,7 +444,8 @@ def match_features(
     excluded = set(exclude_incident_ids)
     fetched = [i for i, _w in _postings(lookup, MAX_FETCHED) if i not in excluded]
     same_url = _same_url_incidents(query) - excluded
-    wanted = list(dict.fromkeys([*same_url, *fetched]))[:MAX_SCORED]
+    near = [i for i, _cos in vectors.nearest(query.vec, SEMANTIC_CANDIDATES + len(excluded)) if i not in excluded]
+    wanted = list(dict.fromkeys([*same_url, *near[:SEMANTIC_CANDIDATES], *fetched[:MAX_SCORED]]))
     if not wanted:
         return []
     rows = DedupIncident.objects.filter(incident_id__in=wanted).exclude(incident__status=Incident.Status.MERGED)

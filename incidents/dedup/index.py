@@ -25,10 +25,11 @@ from urllib.parse import urlsplit
 
 from django.db import connection, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from incidents.models import EntityAlias, Report, ReportIncidentLink
 
-from . import embedding
+from . import embedding, vectors
 from .entities import mention_keys
 from .index_models import DedupIncident, DedupPosting, DedupTerm
 from .text import terms as text_terms
@@ -121,9 +122,9 @@ def _lookup_entities(texts_by_report: Sequence[Sequence[str]]) -> list[dict[int,
 def report_features_many(reports: Sequence[Report]) -> list[ReportFeatures]:
     texts = [report_text(report) for report in reports]
     entities = _lookup_entities(texts)
-    vectors = embedding.embed([f"{title}. {rest}".strip(" .") for title, rest in texts])
+    vecs = embedding.embed([f"{title}. {rest}".strip(" .") for title, rest in texts])
     out = []
-    for report, (title, rest), found, vec in zip(reports, texts, entities, vectors, strict=True):
+    for report, (title, rest), found, vec in zip(reports, texts, entities, vecs, strict=True):
         url = report.canonical_url or canonical_url(report.source_url)
         day = report_date(report)
         out.append(
@@ -266,6 +267,7 @@ def index_report(report: Report, incident_id: int) -> None:
     new_terms = _merge_into(data, feats, norm)
     row.features = data
     row.reports = len(data["ids"])
+    row.vector = vectors.to_bytes(data)
     row.save()
     if row.reports == 1:
         _count_incidents(1)
@@ -298,6 +300,7 @@ def unindex_report(report: Report, incident_id: int) -> None:
         _merge_into(data, f, _norm(f.terms, dfs, incidents))
     row.features = data
     row.reports = len(data["ids"])
+    row.vector = vectors.to_bytes(data)
     row.save()
     _remove_terms(incident_id, [t for t in old_bag if t not in data["bag"]])
     _add_terms({t: [incident_id] for t in data["bag"] if t not in old_bag})
@@ -345,11 +348,15 @@ def _index_batch(links: list[tuple[Report, int]]) -> int:
             for term in _merge_into(row.features, f, _norm(f.terms, merged_dfs, incidents)):
                 gained[term].append(incident_id)
             row.reports = len(row.features["ids"])
+        now = timezone.now()
+        for row in rows.values():
+            row.vector = vectors.to_bytes(row.features)
+            row.modified = now
         if new_ids:
             DedupIncident.objects.bulk_create([rows[i] for i in new_ids], batch_size=BATCH)
         old = [rows[i] for i in incident_ids if i not in new_ids]
         if old:
-            DedupIncident.objects.bulk_update(old, ["features", "reports"], batch_size=500)
+            DedupIncident.objects.bulk_update(old, ["features", "reports", "vector", "modified"], batch_size=500)
         _count_incidents(len(new_ids))
         _add_terms(gained)
     return len(links)
@@ -361,6 +368,7 @@ def rebuild() -> int:
         DedupPosting.objects.all().delete()
         DedupTerm.objects.all().delete()
         DedupIncident.objects.all().delete()
+    vectors.clear()
     links = (
         ReportIncidentLink.objects.select_related("report")
         .exclude(incident__status="merged")

@@ -7,7 +7,8 @@
   generation reads with one grouped query.
 - ``DedupIncident``: the features of one incident the scorer needs (its
   reports' terms, dates, addresses, entities and embeddings), so scoring a
-  candidate reads one row instead of its reports.
+  candidate reads one row instead of its reports, and their mean embedding,
+  which ``vectors`` searches for incidents near a report in meaning.
 
 Imported by ``incidents.dedup.models`` so the tables belong to the incidents app.
 """
@@ -34,4 +35,7 @@ class DedupIncident(models.Model):
     # {"reports": [{"id", "terms", "norm", "date", "url", "domain", "entities", "vec"}], "bag": {term: n}}
     features = models.JSONField(default=dict)
     reports = models.PositiveIntegerField(default=0)
-    modified = models.DateTimeField(auto_now=True)
+    # The mean of its reports' embeddings, L2-normalised, int8 (``vectors``: semantic candidates).
+    vector = models.BinaryField(null=True)
+    # Indexed: each worker's copy of the vectors reads the rows modified since it last looked.
+    modified = models.DateTimeField(auto_now=True, db_index=True)

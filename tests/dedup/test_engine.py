@@ -213,3 +213,56 @@ def test_the_shipped_decision_model_reads_exactly_the_decision_inputs():
     inputs = engine.decision_inputs(_values(**STRONG), rank=1.0, rival_rank=0.0, rival_semantic=0.5)
     assert engine.DECISION_MODEL.names == list(inputs)
     assert len(engine.DECISION_MODEL.value) >= 50  # trees, fitted by benchmarks/_dedup_fit.py
+
+
+def _stump(name: str, split: float, below: float, above: float) -> "engine.DecisionModel":
+    return engine.DecisionModel.from_dict(
+        {
+            "names": [name],
+            "baseline": 0.0,
+            "depth": 1,
+            "trees": [
+                {
+                    "feature": [0, 0, 0],
+                    "threshold": [split, 0.0, 0.0],
+                    "left": [1, 0, 0],
+                    "right": [2, 0, 0],
+                    "leaf": [False, True, True],
+                    "value": [0.0, below, above],
+                }
+            ],
+        }
+    )
+
+
+def test_the_shipped_reranker_reads_exactly_the_rerank_inputs():
+    values = [_values(**STRONG), _values(text_max=0.1, semantic_max=0.3)]
+    ranks = [engine.rank_score(v) for v in values]
+    inputs = engine.rerank_inputs(values, ranks, [0, 1])
+    assert engine.RERANK_MODEL.names == list(inputs[0])
+    assert len(engine.RERANK_MODEL.value) >= 50
+    assert inputs[0]["position"] == 0.0 and inputs[1]["position"] == 1.0
+    assert inputs[0]["rank_gap"] == 0.0 > inputs[1]["rank_gap"]
+
+
+def test_the_reranker_reorders_only_the_first_candidates(monkeypatch):
+    values = [_values(**STRONG) for _ in range(4)]
+    ranks = [4.0, 3.0, 2.0, 1.0]
+    # Prefers whatever the rank model put last among those it sees.
+    monkeypatch.setattr(engine, "RERANK_MODEL", _stump("position", 1.5, -1.0, 1.0))
+    monkeypatch.setattr(engine, "RERANK_TOP", 3)
+    # Positions 2 (index 2) scores above 0 and 1; index 3 is beyond the re-ranker and stays last.
+    assert engine.reranked(values, ranks, [0, 1, 2, 3]) == [2, 0, 1, 3]
+    monkeypatch.setattr(engine, "RERANK_MODEL", _stump("position", 1.5, 0.0, 0.0))
+    assert engine.reranked(values, ranks, [0, 1, 2, 3]) == [0, 1, 2, 3]  # ties keep the rank order
+
+
+def test_after_reranking_the_list_still_reads_best_first_by_probability(monkeypatch):
+    weak = _values(text_max=0.1, coverage=0.2, semantic_max=0.3, semantic_2=0.3, semantic_top3=0.3, semantic_mean=0.3)
+    # A re-ranker that puts the rank model's runner-up first.
+    monkeypatch.setattr(engine, "RERANK_MODEL", _stump("position", 0.5, -1.0, 1.0))
+    scored = engine.score([(1, weak), (2, _values(**STRONG))])
+    assert [incident_id for incident_id, _p, _rank in scored] == [1, 2]
+    # The weak candidate's probability caps the strong one's: no auto-link on a doubtful first choice.
+    assert scored[0][1] >= scored[1][1]
+    assert scored[1][1] == scored[0][1]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from incidents.dedup import index
+from incidents.dedup import index, vectors
 from incidents.dedup.index_models import DedupIncident, DedupPosting, DedupTerm
 
 from ..factories import IncidentFactory, ReportFactory, link
@@ -15,6 +15,10 @@ def state() -> tuple[dict[str, int], set[tuple[str, int]], dict[int, list[int]]]
     postings = set(DedupPosting.objects.values_list("term", "incident_id"))
     features = {row.incident_id: sorted(row.features["ids"]) for row in DedupIncident.objects.all()}
     return terms, postings, features
+
+
+def stored_vectors() -> dict[int, bytes | None]:
+    return {i: vectors.as_bytes(v) for i, v in DedupIncident.objects.values_list("incident_id", "vector")}
 
 
 @pytest.fixture
@@ -67,9 +71,12 @@ def test_rebuild_gives_the_state_of_incremental_indexing(linked):
     for report, target in ((first, incident), (second, incident), (third, other)):
         index.index_report(report, target.pk)
     incremental = state()
+    incremental_vectors = stored_vectors()
     assert index.rebuild() == 3
     rebuilt = state()
     assert rebuilt[1] == incremental[1] and rebuilt[2] == incremental[2]
+    assert stored_vectors() == incremental_vectors
+    assert len(incremental_vectors) == 2 and all(len(v or b"") == 384 for v in incremental_vectors.values())
     assert {t: df for t, df in rebuilt[0].items() if df} == {t: df for t, df in incremental[0].items() if df}
 
 

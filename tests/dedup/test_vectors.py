@@ -1,0 +1,90 @@
+"""Semantic candidates: incidents near a report in meaning, from vectors every worker shares."""
+
+import importlib
+
+import pytest
+from django.apps import apps
+
+from incidents.dedup import engine, index, vectors
+from incidents.dedup.index_models import DedupIncident
+from incidents.models import Report
+
+from ..factories import IncidentFactory, ReportFactory, link
+
+pytestmark = pytest.mark.django_db
+
+DEEPFAKE = "Deepfake newsreaders spread state propaganda on social media"
+# The same story in other words: no index term in common with DEEPFAKE.
+RETOLD = "The people onscreen are fake: computer-generated anchors read out government messages"
+OTHERS = (
+    "Self-driving Uber kills Arizona woman in first fatal crash involving pedestrian",
+    "YouTube Kids app is still showing disturbing videos",
+    "Amazon scraps secret AI recruiting tool that showed bias against women",
+)
+
+
+def indexed(title: str) -> tuple[int, Report]:
+    incident = IncidentFactory.create()
+    report = ReportFactory.create(title=title, text="")
+    link(report, incident)
+    index.index_report(report, incident.pk)
+    return incident.pk, report
+
+
+@pytest.fixture
+def catalogue() -> dict[str, int]:
+    ids = {title: indexed(title)[0] for title in (DEEPFAKE, *OTHERS)}
+    return {"deepfake": ids[DEEPFAKE], **{f"other{n}": ids[t] for n, t in enumerate(OTHERS)}}
+
+
+def query(title: str) -> index.ReportFeatures:
+    return index.report_features(Report(title=title, text=""))
+
+
+def test_a_repeat_in_other_words_is_a_candidate_by_meaning_alone(catalogue):
+    features = query(RETOLD)
+    words = set(features.terms)
+    stored = DedupIncident.objects.get(incident_id=catalogue["deepfake"]).features["bag"]
+    assert not words & {t for t in stored if t[:2] in ("w:", "p:")}, "the test needs a retelling in other words"
+    nearest = vectors.nearest(features.vec, 2)
+    assert nearest[0][0] == catalogue["deepfake"] and nearest[0][1] > nearest[1][1] + 0.1
+    found = [c.incident_id for c in engine.match_features(features)]
+    assert found[0] == catalogue["deepfake"]
+
+
+def test_vectors_follow_indexing_without_a_reload(catalogue):
+    assert vectors.nearest(query(RETOLD).vec, 1)[0][0] == catalogue["deepfake"]  # loaded now
+    retold_id, retold = indexed(RETOLD)
+    # A second worker process would see the row the same way: through the database.
+    assert {i for i, _cos in vectors.nearest(query(RETOLD).vec, 2)} == {retold_id, catalogue["deepfake"]}
+    before = dict(vectors.nearest(query(DEEPFAKE).vec, 5))[retold_id]
+    second = ReportFactory.create(title=DEEPFAKE, text="")
+    link(second, Report.objects.get(pk=retold.pk).links.get().incident)
+    index.index_report(second, retold_id)
+    after = dict(vectors.nearest(query(DEEPFAKE).vec, 5))[retold_id]
+    assert after > before + 0.1  # its mean moved towards the new report
+    index.unindex_report(second, retold_id)
+    index.unindex_report(retold, retold_id)
+    vectors.clear()  # the periodic full reload
+    assert retold_id not in dict(vectors.nearest(query(RETOLD).vec, 5))
+
+
+def test_the_stored_vector_is_the_normalised_mean_of_the_reports(catalogue):
+    row = DedupIncident.objects.get(incident_id=catalogue["deepfake"])
+    assert vectors.as_bytes(row.vector) == vectors.to_bytes(row.features)
+    assert len(vectors.as_bytes(row.vector) or b"") == 384
+    assert vectors.to_bytes({}) is None
+
+
+def test_the_migration_fills_the_vectors_of_an_index_built_before_it(catalogue):
+    expected = dict(DedupIncident.objects.values_list("incident_id", "vector"))
+    DedupIncident.objects.update(vector=None)
+    migration = importlib.import_module("incidents.migrations.0009_dedup_incident_vector")
+    migration.fill_vectors(apps, None)
+    filled = dict(DedupIncident.objects.values_list("incident_id", "vector"))
+    assert {k: vectors.as_bytes(v) for k, v in filled.items()} == {k: vectors.as_bytes(v) for k, v in expected.items()}
+
+
+def test_nothing_is_near_without_a_vector(catalogue):
+    assert vectors.nearest(None, 5) == []
+    assert vectors.nearest(query(RETOLD).vec, 0) == []
