@@ -194,8 +194,12 @@ def fit_rerank(splits: list[tuple[dict[int, dict[str, Any]], list[Report]]]) -> 
             values_list = [values for _k, values in report["cands"]]
             if len(values_list) < 2:
                 continue
-            ranks = [engine.rank_score(values) for values in values_list]
-            top = sorted(range(len(ranks)), key=lambda i: -ranks[i])[: engine.RERANK_TOP]
+            # The engine's own order and rank scores (engine.score reranks the same way).
+            judged = engine.judged(values_list)
+            ranks = [0.0] * len(values_list)
+            for i, _inputs, rank in judged:
+                ranks[i] = rank
+            top = [i for i, _inputs, _rank in judged[: engine.RERANK_TOP]]
             positive = [_positive(stream, report["cands"][i][0], report["incidents"]) for i in top]
             if not any(positive):
                 continue

@@ -87,7 +87,6 @@ def embed(texts: list[str]) -> list[str | None]:
     """The quantised embedding of each text, or None for each when embeddings are off."""
     if not texts or not enabled():
         return [None] * len(texts)
-    import numpy as np
 
     out: list[str | None] = []
     # Similar lengths together: padding costs as much as words.
@@ -97,11 +96,18 @@ def embed(texts: list[str]) -> list[str | None]:
         for start in range(0, len(order), BATCH):
             chunk = order[start : start + BATCH]
             matrix = _encode([texts[i] or "-" for i in chunk])
-            quantised = np.clip(np.rint(matrix * 127), -127, 127).astype(np.int8)
+            quantised = quantise(matrix)
             for i, row in zip(chunk, quantised, strict=True):
                 vectors[i] = base64.b64encode(row.tobytes()).decode("ascii")
     out = [vectors[i] for i in range(len(texts))]
     return out
+
+
+def quantise(vectors: Any) -> Any:
+    """Unit vectors as stored: int8, scaled by 127 (``decode`` undoes it)."""
+    import numpy as np
+
+    return np.clip(np.rint(vectors * 127), -127, 127).astype(np.int8)
 
 
 def decode(vec: str) -> Any:

@@ -59,12 +59,8 @@ def clear() -> None:
 
 def to_bytes(data: dict[str, Any]) -> bytes | None:
     """The stored form of an incident's mean vector: L2-normalised, int8."""
-    import numpy as np
-
     mean = embedding.mean_vector(data)
-    if mean is None:
-        return None
-    return bytes(np.clip(np.rint(mean * 127), -127, 127).astype(np.int8).tobytes())
+    return None if mean is None else bytes(embedding.quantise(mean).tobytes())
 
 
 def as_bytes(value: bytes | memoryview | None) -> bytes | None:
