@@ -38,7 +38,7 @@ from . import embedding, index, vectors
 from .index_models import DedupIncident, DedupPosting, DedupTerm
 from .text import phrase_text
 
-ENGINE_VERSION = "2026.12-4"
+ENGINE_VERSION = "2026.12-5"
 MAX_CANDIDATES = 10
 # Incidents fetched from the postings, and scored in Python.
 MAX_FETCHED = 200
@@ -214,20 +214,24 @@ def signals(
     query: index.ReportFeatures, features: dict[str, Any], idfs: dict[str, float], qnorm: float, *, same_url: bool
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """The model's inputs for one candidate, and the reasons a moderator reads."""
+    # Everything below walks the report's terms in their order, never a set's: a set of
+    # strings iterates in an order that changes from process to process (hash
+    # randomisation), and with it which of equally rare words count as the most
+    # specific and the last bits of every sum.
     qterms = set(query.terms)
-    best_text, best_shared = 0.0, set[str]()
+    best_text, best_shared = 0.0, list[str]()
     for stored in features.get("reports", []):
         if stored.get("id") == query.id:
             continue
-        shared = qterms.intersection(stored["terms"])
+        shared = [t for t in stored["terms"] if t in qterms]
         similarity = sum(idfs.get(t, 1.0) ** 2 for t in shared) / (qnorm * (stored.get("norm") or 1.0))
         if similarity > best_text:
             best_text, best_shared = similarity, shared
     bag = features.get("bag", {})
-    covered = [t for t in qterms if t in bag]
+    covered = [t for t in query.terms if t in bag]
     # The report's three most specific words (highest idf): a look-alike incident shares the
     # topic but not the names and places.
-    specific = sorted((t for t in qterms if t.startswith("w:")), key=lambda t: -idfs.get(t, 1.0))[:3]
+    specific = sorted((t for t in query.terms if t.startswith("w:")), key=lambda t: -idfs.get(t, 1.0))[:3]
     specific_weight = sum(idfs.get(t, 1.0) ** 2 for t in specific)
     specific_missed = sum(idfs.get(t, 1.0) ** 2 for t in specific if t not in bag)
     coverage = sum(idfs.get(t, 1.0) ** 2 for t in covered) / (qnorm**2)
@@ -408,7 +412,8 @@ def _postings(lookup: dict[str, float], limit: int) -> list[tuple[int, float]]:
     sql = (
         f"SELECT p.incident_id, SUM(CASE p.term {cases} ELSE 0 END) / SQRT(MAX(d.reports) + {SIZE_PRIOR}) AS weight "  # noqa: S608 - names are ours
         f"FROM {postings} p JOIN {features} d ON d.incident_id = p.incident_id "
-        f"WHERE p.term IN ({', '.join(['%s'] * len(terms))}) GROUP BY p.incident_id ORDER BY weight DESC LIMIT %s"
+        f"WHERE p.term IN ({', '.join(['%s'] * len(terms))}) GROUP BY p.incident_id "
+        "ORDER BY weight DESC, p.incident_id LIMIT %s"
     )
     params: list[Any] = []
     for term in terms:
@@ -425,7 +430,7 @@ def _same_url_incidents(query: index.ReportFeatures) -> set[int]:
     links = ReportIncidentLink.objects.filter(report__canonical_url=query.url)
     if query.id is not None:
         links = links.exclude(report_id=query.id)
-    return set(links.values_list("incident_id", flat=True)[:20])
+    return set(links.order_by("incident_id").values_list("incident_id", flat=True)[:20])
 
 
 def match_features(
@@ -445,13 +450,15 @@ def match_features(
     fetched = [i for i, _w in _postings(lookup, MAX_FETCHED) if i not in excluded]
     same_url = _same_url_incidents(query) - excluded
     near = [i for i, _cos in vectors.nearest(query.vec, SEMANTIC_CANDIDATES + len(excluded)) if i not in excluded]
-    wanted = list(dict.fromkeys([*same_url, *near[:SEMANTIC_CANDIDATES], *fetched[:MAX_SCORED]]))
+    wanted = list(dict.fromkeys([*sorted(same_url), *near[:SEMANTIC_CANDIDATES], *fetched[:MAX_SCORED]]))
     if not wanted:
         return []
     rows = DedupIncident.objects.filter(incident_id__in=wanted).exclude(incident__status=Incident.Status.MERGED)
+    stored = dict(rows.values_list("incident_id", "features"))
     signalled = []
     reasons_of = {}
-    for incident_id, features in rows.values_list("incident_id", "features"):
+    # In the order above, not the database's: equal scores keep it, so runs repeat exactly.
+    for incident_id, features in ((i, stored[i]) for i in wanted if i in stored):
         values, reasons = signals(query, features, idfs, qnorm, same_url=incident_id in same_url)
         signalled.append((incident_id, values))
         reasons_of[incident_id] = reasons

@@ -1,7 +1,12 @@
 """The engine: what it finds, what it says about it, and what it never suggests."""
 
 import datetime
+import json
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -141,6 +146,43 @@ def test_a_new_link_through_the_services_is_indexed(catalogue, moderator):
     best = engine.match_report(other).candidates[0]
     assert best.incident_id == catalogue["bias"].pk
     assert best.reasons["text"] > 0.3
+
+
+# One candidate's signals, printed by a fresh process: eight equally rare words, of which the
+# incident has the last five.
+SIGNALS_SCRIPT = """
+import json, os
+import django
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+django.setup()
+from incidents.dedup import engine, index
+words = [f"w:word{n}" for n in range(8)]
+query = index.ReportFeatures(id=None, terms=words, date="2020-01-02", url="", domain="")
+stored = {"id": 1, "terms": [*words[3:], "w:other"], "norm": 2.5, "date": "2020-01-01"}
+features = {"reports": [stored], "bag": {t: 1 for t in stored["terms"]}, "ids": [1]}
+values, reasons = engine.signals(query, features, {t: 1.7 for t in words}, 4.0, same_url=False)
+print(json.dumps([values, reasons], sort_keys=True))
+"""
+
+
+def test_a_report_scores_the_same_in_every_process():
+    # Python orders a set of strings differently in each process (hash randomisation).
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", SIGNALS_SCRIPT],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            cwd=Path(__file__).resolve().parents[2],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in (1, 2, 3)
+    }
+    assert len(outputs) == 1
+    values, reasons = json.loads(outputs.pop())
+    # The first three of the equally rare words are the most specific: the incident has none.
+    assert values["specific_missed"] == 1.0
+    assert reasons["matching_phrases"] == ["word3", "word4", "word5", "word6", "word7"]
 
 
 def _values(**changes: float) -> dict[str, float]:
