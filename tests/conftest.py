@@ -139,11 +139,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def _clear_cache() -> None:
     # Rate-limit counters live in the cache; every test starts from zero.
     cache.clear()
-    # Each process keeps a copy of the dedup index's vectors: a rolled-back test's rows
+    # Each process keeps copies of the dedup index's vectors and features: a rolled-back test's rows
     # must not be found by the next one (SQLite reuses their ids).
-    from incidents.dedup import vectors
+    from incidents.dedup import candidates, vectors
 
     vectors.clear()
+    candidates.clear()
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from incidents.models import (
     normalise_alias,
 )
 
-from . import engine, index
+from . import candidates, engine, index
 from .index_models import DedupIncident, DedupPosting, DedupTerm
 from .urls import canonical_url
 
@@ -276,7 +276,7 @@ def _stream(
             result = DedupResult.objects.filter(report=report).first()
             elapsed = (time.perf_counter() - started) * 1000
             decision = result.decision if result and result.decision else "new"
-            candidates = (
+            listed = (
                 [[keys.get(c["incident"], f"?:{c['incident']}"), c["score"]] for c in result.candidates]
                 if result
                 else []
@@ -302,7 +302,7 @@ def _stream(
                 "report_id": row["report_id"],
                 "decision": decision,
                 "incident": linked,
-                "candidates": candidates[:10],
+                "candidates": listed[:10],
             }
             handle.write(json.dumps(record) + "\n")
             out.append({**record, "final": final, "ms": elapsed, "row": row})
@@ -394,6 +394,11 @@ def engine_version() -> str:
     return engine.ENGINE_VERSION
 
 
+def candidate_rows_read() -> float | None:
+    """The share of scored candidates whose features were read from the database, not kept."""
+    return candidates.read_share()
+
+
 DEMO_INCIDENTS = Path(__file__).resolve().parent.parent / "demo" / "aiid-incidents.jsonl"
 
 
@@ -401,23 +406,17 @@ def feature_dumper(handle: Any, keys: dict[int, str]) -> Callable[[Report, dict[
     """For fitting the weights: each scored candidate's signals, one JSON line per stream report."""
     import math
 
-    from .index_models import DedupIncident as Features
-
     def dump(report: Report, row: dict[str, Any]) -> None:
         query = index.report_features(report)
-        candidates = engine.match_features(query, limit=10_000)  # every scored candidate
+        scored = engine.match_features(query, limit=10_000)  # every scored candidate
         all_terms = query.index_terms()
         dfs = dict(DedupTerm.objects.filter(term__in=[*all_terms, index.INCIDENTS_KEY]).values_list("term", "df"))
         incidents = max(dfs.pop(index.INCIDENTS_KEY, 0), 1)
         idfs = {t: index.idf(dfs.get(t, 0), incidents) for t in all_terms}
         qnorm = math.sqrt(sum(idfs[t] ** 2 for t in query.terms)) or 1.0
-        features = dict(
-            Features.objects.filter(incident_id__in=[c.incident_id for c in candidates]).values_list(
-                "incident_id", "features"
-            )
-        )
+        features = candidates.features(c.incident_id for c in scored)
         out = []
-        for c in candidates:
+        for c in scored:
             values, _reasons = engine.signals(
                 query, features[c.incident_id], idfs, qnorm, same_url=bool(c.reasons.get("same_url"))
             )

@@ -34,7 +34,8 @@ from django.db import connection
 
 from incidents.models import Incident, Report, ReportIncidentLink
 
-from . import embedding, index, vectors
+from . import candidates, embedding, index, vectors
+from .candidates import IncidentFeatures
 from .index_models import DedupIncident, DedupPosting, DedupTerm
 from .text import phrase_text
 
@@ -196,13 +197,9 @@ def decide(score: float | None) -> str:
     return "new"
 
 
-def _days(value: str | None) -> datetime.date | None:
-    return datetime.date.fromisoformat(value) if value else None
-
-
-def _gap(day: datetime.date | None, features: dict[str, Any]) -> int | None:
+def _gap(day: datetime.date | None, incident: IncidentFeatures) -> int | None:
     """Days between ``day`` and the span of the incident's report dates (0 inside it)."""
-    first, last = _days(features.get("dmin")), _days(features.get("dmax"))
+    first, last = incident.first, incident.last
     if day is None or first is None or last is None:
         return None
     if first <= day <= last:
@@ -211,7 +208,7 @@ def _gap(day: datetime.date | None, features: dict[str, Any]) -> int | None:
 
 
 def signals(
-    query: index.ReportFeatures, features: dict[str, Any], idfs: dict[str, float], qnorm: float, *, same_url: bool
+    query: index.ReportFeatures, incident: IncidentFeatures, idfs: dict[str, float], qnorm: float, *, same_url: bool
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """The model's inputs for one candidate, and the reasons a moderator reads."""
     # Everything below walks the report's terms in their order, never a set's: a set of
@@ -220,14 +217,14 @@ def signals(
     # specific and the last bits of every sum.
     qterms = set(query.terms)
     best_text, best_shared = 0.0, list[str]()
-    for stored in features.get("reports", []):
-        if stored.get("id") == query.id:
+    for stored in incident.reports:
+        if stored.id == query.id:
             continue
-        shared = [t for t in stored["terms"] if t in qterms]
-        similarity = sum(idfs.get(t, 1.0) ** 2 for t in shared) / (qnorm * (stored.get("norm") or 1.0))
+        shared = [t for t in stored.terms if t in qterms]
+        similarity = sum(idfs.get(t, 1.0) ** 2 for t in shared) / (qnorm * stored.norm)
         if similarity > best_text:
             best_text, best_shared = similarity, shared
-    bag = features.get("bag", {})
+    bag = incident.bag
     covered = [t for t in query.terms if t in bag]
     # The report's three most specific words (highest idf): a look-alike incident shares the
     # topic but not the names and places.
@@ -239,22 +236,23 @@ def signals(
     semantic_mean: float | None = None
     if query.vec:
         q = embedding.decode(query.vec)
-        vecs = [s["vec"] for s in features.get("reports", []) if s.get("vec") and s["id"] != query.id]
-        if vecs:
-            semantic = sorted((float(x) for x in embedding.decode_many(vecs) @ q), reverse=True)
-        mean = embedding.mean_vector(features)
-        if mean is not None:
-            semantic_mean = float(mean @ q)
-    day = _days(query.date)
-    gap = _gap(day, features)
+        vecs = incident.vecs
+        if vecs is not None and query.id is not None and query.id in incident.vec_ids:
+            vecs = vecs[[i != query.id for i in incident.vec_ids]] if len(incident.vec_ids) > 1 else None
+        if vecs is not None:
+            semantic = sorted((float(x) for x in vecs @ q), reverse=True)
+        if incident.mean is not None:
+            semantic_mean = float(incident.mean @ q)
+    day = datetime.date.fromisoformat(query.date) if query.date else None
+    gap = _gap(day, incident)
     # The median gap to the stored reports: a burst of coverage is one incident, a report
     # years after most of an incident's coverage is more often another one.
-    stored_days = [_days(s.get("date")) for s in features.get("reports", []) if s.get("id") != query.id]
+    stored_days = [s.date for s in incident.reports if s.id != query.id]
     days = sorted(abs((day - d).days) for d in stored_days if d and day)
     median_gap = days[len(days) // 2] if days else None
-    entity_names = features.get("entities", {})
+    entity_names = incident.entities
     shared_entities = [name for eid, name in entity_names.items() if int(eid) in query.entities]
-    domains = features.get("domains", [])
+    domains = incident.domains
     top = semantic[:3]
     values = {
         "text_max": min(best_text, 1.0),
@@ -273,7 +271,7 @@ def signals(
         "specific_missed": specific_missed / specific_weight if specific_weight else 0.0,
         "same_url": 1.0 if same_url else 0.0,
         "same_domain": 1.0 if query.domain and query.domain in domains else 0.0,
-        "log_reports": math.log1p(len(features.get("ids", []))),
+        "log_reports": math.log1p(incident.size),
     }
     semantic_max = top[0] if top else None
     phrases = sorted((t for t in best_shared if t.startswith("p:")), key=lambda t: -idfs.get(t, 1.0))
@@ -453,13 +451,12 @@ def match_features(
     wanted = list(dict.fromkeys([*sorted(same_url), *near[:SEMANTIC_CANDIDATES], *fetched[:MAX_SCORED]]))
     if not wanted:
         return []
-    rows = DedupIncident.objects.filter(incident_id__in=wanted).exclude(incident__status=Incident.Status.MERGED)
-    stored = dict(rows.values_list("incident_id", "features"))
+    found = candidates.features(wanted)
     signalled = []
     reasons_of = {}
     # In the order above, not the database's: equal scores keep it, so runs repeat exactly.
-    for incident_id, features in ((i, stored[i]) for i in wanted if i in stored):
-        values, reasons = signals(query, features, idfs, qnorm, same_url=incident_id in same_url)
+    for incident_id, incident in ((i, found[i]) for i in wanted if i in found):
+        values, reasons = signals(query, incident, idfs, qnorm, same_url=incident_id in same_url)
         signalled.append((incident_id, values))
         reasons_of[incident_id] = reasons
     return [

@@ -78,6 +78,7 @@ class Command(BaseCommand):
                 "auto_link_threshold": settings.DEDUP_AUTO_LINK_THRESHOLD,
                 "suggest_threshold": settings.DEDUP_SUGGEST_THRESHOLD,
                 "linked_by_truth": bool(options["link_truth"]),
+                "candidate_rows_read": benchmark.candidate_rows_read(),
             }
         )
         for name, value in numbers.items():

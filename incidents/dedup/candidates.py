@@ -1,0 +1,151 @@
+"""The candidates' stored features, ready to score, kept by each process.
+
+Scoring a report reads the features of about a hundred candidate incidents
+(``DedupIncident.features``: each kept report's terms, dates and embedding, the
+incident's bag of terms). Fetching and parsing that JSON was the largest single
+cost of a match (25 ms of 63 ms on PostgreSQL, seed 3; docs/dedup.md, "Where a
+match's time goes"), and most candidates come back report after report: the
+big incidents share words with everything.
+
+So each process keeps the parsed form (``IncidentFeatures``, with the
+embeddings already decoded) of the incidents it scored last, and asks the
+database only which of them changed: one query reads the candidates'
+``modified`` stamps (every write of an incident's features sets it), and only
+the rows that changed, or were never seen, are fetched. A cached incident is
+used only while its stamp is the one in the database, so scoring reads exactly
+what is stored. At most ``KEPT`` incidents are kept, the least recently used
+dropped first.
+"""
+
+import datetime
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection
+
+from incidents.models import Incident
+
+from . import embedding
+from .index_models import DedupIncident
+
+# About 26 KB each (measured on seed 3's incidents, 3.3 reports each on average): 5,000
+# take about 130 MB. A report's candidates are about a hundred incidents.
+KEPT = 5_000
+
+
+def _day(value: str | None) -> datetime.date | None:
+    return datetime.date.fromisoformat(value) if value else None
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    id: int | None
+    terms: list[str]
+    norm: float
+    date: datetime.date | None
+
+
+@dataclass(frozen=True)
+class IncidentFeatures:
+    """One incident's stored features as ``engine.signals`` reads them."""
+
+    reports: list[StoredReport]
+    vec_ids: list[int | None]  # the kept reports that have an embedding, in order
+    vecs: Any  # their embeddings, decoded: float32 (len(vec_ids), DIM), or None
+    mean: Any  # the normalised mean embedding, or None
+    bag: dict[str, int]
+    first: datetime.date | None  # the span of the incident's report dates
+    last: datetime.date | None
+    entities: dict[str, str]
+    domains: list[str]
+    size: int  # reports in the incident (not only the kept ones)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "IncidentFeatures":
+        kept = data.get("reports", [])
+        with_vec = [s for s in kept if s.get("vec")]
+        return cls(
+            reports=[
+                StoredReport(id=s.get("id"), terms=s["terms"], norm=s.get("norm") or 1.0, date=_day(s.get("date")))
+                for s in kept
+            ],
+            vec_ids=[s["id"] for s in with_vec],
+            vecs=embedding.decode_many([s["vec"] for s in with_vec]) if with_vec else None,
+            mean=embedding.mean_vector(data),
+            bag=data.get("bag", {}),
+            first=_day(data.get("dmin")),
+            last=_day(data.get("dmax")),
+            entities=data.get("entities", {}),
+            domains=data.get("domains", []),
+            size=len(data.get("ids", [])),
+        )
+
+
+@dataclass
+class _Kept:
+    alias: str = ""
+    # incident id -> (its row's ``modified`` when read, its features), least recently used first
+    rows: "OrderedDict[int, tuple[datetime.datetime, IncidentFeatures]]" = field(default_factory=OrderedDict)
+    asked: int = 0  # incidents returned, and how many of them had to be read
+    read: int = 0
+
+
+_kept = _Kept()
+_lock = threading.Lock()
+
+
+def clear() -> None:
+    """Forget every kept incident."""
+    global _kept
+    with _lock:
+        _kept = _Kept()
+
+
+def features(incident_ids: Iterable[int]) -> dict[int, IncidentFeatures]:
+    """The features of those of ``incident_ids`` that are indexed and not merged away."""
+    global _kept
+    wanted = list(dict.fromkeys(incident_ids))
+    if not wanted:
+        return {}
+    rows = DedupIncident.objects.filter(incident_id__in=wanted).exclude(incident__status=Incident.Status.MERGED)
+    stamps = dict(rows.values_list("incident_id", "modified"))
+    with _lock:
+        if _kept.alias != connection.alias:
+            _kept = _Kept(alias=connection.alias)
+        kept = _kept.rows
+        stale = [i for i, stamp in stamps.items() if i not in kept or kept[i][0] != stamp]
+    fetched = (
+        {
+            incident_id: (modified, IncidentFeatures.from_dict(data))
+            for incident_id, modified, data in DedupIncident.objects.filter(incident_id__in=stale).values_list(
+                "incident_id", "modified", "features"
+            )
+        }
+        if stale
+        else {}
+    )
+    out: dict[int, IncidentFeatures] = {}
+    with _lock:
+        for incident_id, stamp in stamps.items():
+            found = fetched.get(incident_id) or kept.get(incident_id)
+            if found is None:
+                continue  # it left the index between the two queries
+            out[incident_id] = found[1]
+            if found[0] == stamp:
+                kept[incident_id] = found
+                kept.move_to_end(incident_id)
+            # else rewritten between the two queries: used now, read again next time.
+        while len(kept) > KEPT:
+            kept.popitem(last=False)
+        _kept.asked += len(out)
+        _kept.read += len(fetched)
+    return out
+
+
+def read_share() -> float | None:
+    """The share of the incidents returned since the last ``clear`` that were read from
+    the database rather than kept (the benchmark prints it)."""
+    return _kept.read / _kept.asked if _kept.asked else None
