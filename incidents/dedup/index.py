@@ -256,8 +256,12 @@ def _merge_into(data: dict[str, Any], feats: ReportFeatures, norm: float) -> lis
 @transaction.atomic
 def index_report(report: Report, incident_id: int) -> None:
     """Add ``report`` to the features and postings of ``incident_id`` (no-op if already there)."""
-    DedupIncident.objects.get_or_create(incident_id=incident_id)
-    row = DedupIncident.objects.select_for_update().get(incident_id=incident_id)
+    # One read of the (often large) row when it exists; get_or_create only for a new
+    # incident, where it settles a race with another worker creating the same row.
+    row = DedupIncident.objects.select_for_update().filter(incident_id=incident_id).first()
+    if row is None:
+        DedupIncident.objects.get_or_create(incident_id=incident_id)
+        row = DedupIncident.objects.select_for_update().get(incident_id=incident_id)
     data = row.features or {}
     if report.pk in data.get("ids", []):
         return

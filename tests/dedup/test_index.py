@@ -136,3 +136,19 @@ def test_rebuild_gives_postgresql_the_statistics_of_the_index(linked):
         estimated = cursor.fetchone()[0]
     # ANALYZE of a small table reads every row, so the planner's estimate is the count.
     assert estimated == DedupPosting.objects.count() > 0
+
+
+def test_indexing_into_an_existing_incident_reads_its_row_once(linked):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    incident, first, second = linked
+    index.index_report(first, incident.pk)
+    table = DedupIncident._meta.db_table
+    with CaptureQueriesContext(connection) as queries:
+        index.index_report(second, incident.pk)
+    reads = [
+        q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("SELECT") and f'FROM "{table}"' in q["sql"]
+    ]
+    assert len(reads) == 1  # the row, locked; features of a big incident are costly to read twice
+    assert sorted(DedupIncident.objects.get(incident_id=incident.pk).features["ids"]) == [first.pk, second.pk]
