@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.test import override_settings
 
 from incidents import services
@@ -176,15 +176,11 @@ def load_history(rows: list[dict[str, Any]], keys: dict[int, str]) -> int:
                 batch_size=BATCH,
             )
             index.index_bulk(pairs)
-    if connection.vendor == "postgresql":
-        # What autovacuum does soon after an import on a production server (the benchmark's
-        # server may run without it; this machine's does): statistics for the planner
-        # (what index.refresh_statistics does after a rebuild), and, outside a transaction,
-        # the visibility map that lets the postings query read the (term, incident) key
-        # alone instead of visiting each posting's row (docs/dedup.md, "Where a match's
-        # time goes").
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE" if connection.in_atomic_block else "VACUUM ANALYZE")
+    # What autovacuum does soon after an import on a production server (the benchmark's
+    # server may run without it; this machine's does), for every table: statistics for the
+    # planner, and the visibility map that lets the postings query read the (term, incident)
+    # key alone (docs/dedup.md, "Where a match's time goes").
+    index.refresh_statistics(whole_database=True)
     return created
 
 
@@ -407,23 +403,13 @@ DEMO_INCIDENTS = Path(__file__).resolve().parent.parent / "demo" / "aiid-inciden
 
 def feature_dumper(handle: Any, keys: dict[int, str]) -> Callable[[Report, dict[str, Any]], None]:
     """For fitting the weights: each scored candidate's signals, one JSON line per stream report."""
-    import math
 
     def dump(report: Report, row: dict[str, Any]) -> None:
-        query = index.report_features(report)
-        scored = engine.match_features(query, limit=10_000)  # every scored candidate
-        all_terms = query.index_terms()
-        dfs = dict(DedupTerm.objects.filter(term__in=[*all_terms, index.INCIDENTS_KEY]).values_list("term", "df"))
-        incidents = max(dfs.pop(index.INCIDENTS_KEY, 0), 1)
-        idfs = {t: index.idf(dfs.get(t, 0), incidents) for t in all_terms}
-        qnorm = math.sqrt(sum(idfs[t] ** 2 for t in query.terms)) or 1.0
-        features = candidates.features(c.incident_id for c in scored)
-        out = []
-        for c in scored:
-            values, _reasons = engine.signals(
-                query, features[c.incident_id], idfs, qnorm, same_url=bool(c.reasons.get("same_url"))
-            )
-            out.append([keys.get(c.incident_id), values])
+        found = engine.candidate_signals(index.report_features(report))
+        values_of = {incident_id: values for incident_id, values, _reasons in found}
+        # Every scored candidate, in the engine's order.
+        ranked = engine.score([(incident_id, values) for incident_id, values, _reasons in found])
+        out = [[keys.get(incident_id), values_of[incident_id]] for incident_id, _p, _rank in ranked]
         handle.write(
             json.dumps({"report_id": row["report_id"], "incident_ids": incident_ids(row), "cands": out}) + "\n"
         )

@@ -110,18 +110,20 @@ def quantise(vectors: Any) -> Any:
     return np.clip(np.rint(vectors * 127), -127, 127).astype(np.int8)
 
 
-def decode(vec: str) -> Any:
+def dequantise(raw: bytes) -> Any:
+    """Stored int8 bytes as float32 (``quantise`` undone): one vector, or several end to end."""
     import numpy as np
 
-    return np.frombuffer(base64.b64decode(vec), dtype=np.int8).astype(np.float32) / 127.0
+    return np.frombuffer(raw, dtype=np.int8).astype(np.float32) / 127.0
+
+
+def decode(vec: str) -> Any:
+    return dequantise(base64.b64decode(vec))
 
 
 def decode_many(vecs: list[str]) -> Any:
     """Several vectors as the rows of one matrix (one base64 decode: 384 bytes leave no padding)."""
-    import numpy as np
-
-    raw = base64.b64decode("".join(vecs))
-    return np.frombuffer(raw, dtype=np.int8).reshape(len(vecs), DIM).astype(np.float32) / 127.0
+    return dequantise(base64.b64decode("".join(vecs))).reshape(len(vecs), DIM)
 
 
 def buckets(vec: str) -> list[str]:

@@ -440,10 +440,11 @@ def _same_url_incidents(query: index.ReportFeatures) -> set[int]:
     return set(links.order_by("incident_id").values_list("incident_id", flat=True)[:20])
 
 
-def match_features(
-    query: index.ReportFeatures, *, exclude_incident_ids: Collection[int] = (), limit: int = MAX_CANDIDATES
-) -> list[Candidate]:
-    """Scored candidates for a report's features, best first."""
+def candidate_signals(
+    query: index.ReportFeatures, *, exclude_incident_ids: Collection[int] = ()
+) -> list[tuple[int, dict[str, float], dict[str, Any]]]:
+    """(incident id, signals, reasons) of every candidate to score for a report's features,
+    in the order they were found (``score`` ranks them)."""
     all_terms = query.index_terms()
     dfs = dict(DedupTerm.objects.filter(term__in=[*all_terms, index.INCIDENTS_KEY]).values_list("term", "df"))
     incidents = max(dfs.pop(index.INCIDENTS_KEY, 0), 1)
@@ -458,19 +459,20 @@ def match_features(
     same_url = _same_url_incidents(query) - excluded
     near = [i for i, _cos in vectors.nearest(query.vec, SEMANTIC_CANDIDATES + len(excluded)) if i not in excluded]
     wanted = list(dict.fromkeys([*sorted(same_url), *near[:SEMANTIC_CANDIDATES], *fetched[:MAX_SCORED]]))
-    if not wanted:
-        return []
     found = candidates.features(wanted)
-    signalled = []
-    reasons_of = {}
     # In the order above, not the database's: equal scores keep it, so runs repeat exactly.
-    for incident_id, incident in ((i, found[i]) for i in wanted if i in found):
-        values, reasons = signals(query, incident, idfs, qnorm, same_url=incident_id in same_url)
-        signalled.append((incident_id, values))
-        reasons_of[incident_id] = reasons
+    return [(i, *signals(query, found[i], idfs, qnorm, same_url=i in same_url)) for i in wanted if i in found]
+
+
+def match_features(
+    query: index.ReportFeatures, *, exclude_incident_ids: Collection[int] = (), limit: int = MAX_CANDIDATES
+) -> list[Candidate]:
+    """Scored candidates for a report's features, best first."""
+    found = candidate_signals(query, exclude_incident_ids=exclude_incident_ids)
+    reasons_of = {incident_id: reasons for incident_id, _values, reasons in found}
     return [
         Candidate(incident_id=incident_id, score=round(p, 4), reasons=reasons_of[incident_id])
-        for incident_id, p, _rank in score(signalled)[:limit]
+        for incident_id, p, _rank in score([(incident_id, values) for incident_id, values, _reasons in found])[:limit]
     ]
 
 

@@ -384,8 +384,8 @@ def rebuild() -> int:
     return done
 
 
-def refresh_statistics() -> None:
-    """ANALYZE (and VACUUM) the index's tables on PostgreSQL, after a bulk load.
+def refresh_statistics(*, whole_database: bool = False) -> None:
+    """ANALYZE (and VACUUM) the index's tables, or every table, on PostgreSQL, after a bulk load.
 
     Candidate generation reads the postings of about 40 terms through the (term,
     incident) key. Until the planner has statistics, which autovacuum gathers only
@@ -397,7 +397,8 @@ def refresh_statistics() -> None:
     by its indexes without statistics and is left alone."""
     if connection.vendor != "postgresql":
         return
-    command = "ANALYZE" if connection.in_atomic_block else "VACUUM ANALYZE"
+    command = "ANALYZE" if connection.in_atomic_block else "VACUUM ANALYZE"  # VACUUM needs autocommit
+    tables = [connection.ops.quote_name(m._meta.db_table) for m in (DedupTerm, DedupPosting, DedupIncident)]
     with connection.cursor() as cursor:
-        for model in (DedupTerm, DedupPosting, DedupIncident):
-            cursor.execute(f"{command} {connection.ops.quote_name(model._meta.db_table)}")
+        for statement in [command] if whole_database else [f"{command} {table}" for table in tables]:
+            cursor.execute(statement)

@@ -71,10 +71,7 @@ def as_bytes(value: bytes | memoryview | None) -> bytes | None:
 def _put(m: _Matrix, incident_id: int, vector: bytes | None) -> None:
     import numpy as np
 
-    if vector is None:
-        row = np.zeros(embedding.DIM, dtype=np.float32)
-    else:
-        row = np.frombuffer(bytes(vector), dtype=np.int8).astype(np.float32) / 127.0
+    row = np.zeros(embedding.DIM, dtype=np.float32) if vector is None else embedding.dequantise(bytes(vector))
     at = m.where.get(incident_id)
     if at is None:
         if m.size == len(m.ids):
