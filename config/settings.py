@@ -265,6 +265,9 @@ DEDUP_AUTO_LINK_THRESHOLD = float(os.environ.get("DEDUP_AUTO_LINK_THRESHOLD", "0
 DEDUP_SUGGEST_THRESHOLD = float(os.environ.get("DEDUP_SUGGEST_THRESHOLD", "0.3"))
 # The public form's "Is it one of these?" shows published incidents scoring at least this.
 DEDUP_HINT_THRESHOLD = float(os.environ.get("DEDUP_HINT_THRESHOLD", "0.1"))
+# Threads that embed reports in a bulk load (rebuild_dedup_index, the benchmark); one report is
+# always embedded on the calling thread. Unset: the cores this process may use, at most 4.
+DEDUP_EMBED_THREADS = int(os.environ.get("DEDUP_EMBED_THREADS") or 0) or None
 
 # --- REST API (api/; docs/api.md) ------------------------------------------------
 REST_FRAMEWORK = {
