@@ -152,3 +152,22 @@ def test_indexing_into_an_existing_incident_reads_its_row_once(linked):
     ]
     assert len(reads) == 1  # the row, locked; features of a big incident are costly to read twice
     assert sorted(DedupIncident.objects.get(incident_id=incident.pk).features["ids"]) == [first.pk, second.pk]
+
+
+def test_bulk_indexing_counts_terms_and_caps_postings_like_one_by_one(linked, monkeypatch):
+    monkeypatch.setattr(index, "MAX_POSTINGS", 2)
+    incident, first, _second = linked
+    index.index_report(first, incident.pk)  # "w:tesla" already has one posting
+    others = [IncidentFactory.create() for _ in range(3)]
+    links = []
+    for other in others:
+        report = ReportFactory.create(title="Tesla recalls cars over Autopilot")
+        link(report, other)
+        links.append((report, other.pk))
+    assert index.index_bulk(links, batch=2) == 3  # two batches: the second embedded ahead
+    terms, postings, features = state()
+    assert terms["w:tesla"] == 4 and terms["w:recall"] == 3
+    assert {i for t, i in postings if t == "w:tesla"} == {incident.pk, others[0].pk}
+    assert {i for t, i in postings if t == "w:recall"} == {others[0].pk, others[1].pk}
+    assert terms[index.INCIDENTS_KEY] == 4 and set(features) == {incident.pk, *(o.pk for o in others)}
+    assert index.index_bulk(links) == 3 and state() == (terms, postings, features)  # again: no change
