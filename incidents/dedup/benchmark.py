@@ -161,21 +161,28 @@ def load_history(rows: list[dict[str, Any]], keys: dict[int, str]) -> int:
         created += len(incidents)
     pk_of = {key: pk for pk, key in keys.items()}
     report_rows = list({int(row["report_id"]): row for row in rows}.values())
-    for start in range(0, len(report_rows), BATCH * 5):
-        row_chunk = report_rows[start : start + BATCH * 5]
-        with transaction.atomic():
-            reports = Report.objects.bulk_create([_report(row, "h") for row in row_chunk], batch_size=BATCH)
-            pairs = []
-            for report, row in zip(reports, row_chunk, strict=True):
-                pairs += [(report, pk_of[key]) for key in _targets(row) if key in pk_of]
-            ReportIncidentLink.objects.bulk_create(
-                [
-                    ReportIncidentLink(report=r, incident_id=i, method=ReportIncidentLink.Method.IMPORT)
-                    for r, i in pairs
-                ],
-                batch_size=BATCH,
-            )
-            index.index_bulk(pairs)
+
+    def loaded_links() -> Iterator[tuple[Report, int]]:
+        """The reports and their links, written a chunk at a time as the indexing asks for them:
+        one ``index_bulk`` for the whole history embeds each batch while the one before it is
+        written, chunk boundaries included."""
+        for start in range(0, len(report_rows), BATCH * 5):
+            row_chunk = report_rows[start : start + BATCH * 5]
+            with transaction.atomic():
+                reports = Report.objects.bulk_create([_report(row, "h") for row in row_chunk], batch_size=BATCH)
+                pairs = []
+                for report, row in zip(reports, row_chunk, strict=True):
+                    pairs += [(report, pk_of[key]) for key in _targets(row) if key in pk_of]
+                ReportIncidentLink.objects.bulk_create(
+                    [
+                        ReportIncidentLink(report=r, incident_id=i, method=ReportIncidentLink.Method.IMPORT)
+                        for r, i in pairs
+                    ],
+                    batch_size=BATCH,
+                )
+            yield from pairs
+
+    index.index_bulk(loaded_links())
     # What autovacuum does soon after an import on a production server (the benchmark's
     # server may run without it; this machine's does), for every table: statistics for the
     # planner, and the visibility map that lets the postings query read the (term, incident)
