@@ -189,9 +189,10 @@ def _column_by_key(model: type[models.Model], key: str, column: str, keys: Itera
     wanted = sorted(set(keys))
     if connection.vendor == "postgresql":
         # One array parameter instead of thousands of placeholders to build and bind.
+        fields = [model._meta.get_field(name) for name in (key, column)]
         table, key_name, column_name = (
             connection.ops.quote_name(name)
-            for name in (model._meta.db_table, model._meta.get_field(key).column, model._meta.get_field(column).column)
+            for name in (model._meta.db_table, *(str(getattr(field, "column", "")) for field in fields))
         )
         with connection.cursor() as cursor:
             cursor.execute(
