@@ -119,7 +119,7 @@ def embed(texts: list[str]) -> list[str | None]:
         for i, row in zip(chunk, quantised, strict=True):
             vectors[i] = base64.b64encode(row.tobytes()).decode("ascii")
 
-    workers = min(threads(), len(chunks))
+    workers = min(threads(), len(chunks)) if len(chunks) > 1 else 1
     if workers == 1:
         for chunk in chunks:
             run(chunk)

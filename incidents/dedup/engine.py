@@ -36,7 +36,7 @@ from incidents.models import Incident, Report, ReportIncidentLink
 
 from . import candidates, embedding, index, vectors
 from .candidates import IncidentFeatures
-from .index_models import DedupIncident, DedupPosting, DedupTerm
+from .index_models import DedupIncident, DedupPosting
 from .text import phrase_text
 
 ENGINE_VERSION = "2026.12-6"
@@ -446,7 +446,7 @@ def candidate_signals(
     """(incident id, signals, reasons) of every candidate to score for a report's features,
     in the order they were found (``score`` ranks them)."""
     all_terms = query.index_terms()
-    dfs = dict(DedupTerm.objects.filter(term__in=[*all_terms, index.INCIDENTS_KEY]).values_list("term", "df"))
+    dfs = index.term_dfs([*all_terms, index.INCIDENTS_KEY])
     incidents = max(dfs.pop(index.INCIDENTS_KEY, 0), 1)
     idfs = {t: index.idf(dfs.get(t, 0), incidents) for t in all_terms}
     qnorm = math.sqrt(sum(idfs[t] ** 2 for t in query.terms)) or 1.0

@@ -116,9 +116,8 @@ def _lookup_entities(texts_by_report: Sequence[Sequence[str]]) -> list[dict[int,
     return found
 
 
-def embedding_text(report: Report) -> str:
-    """The text of a report that is embedded: its title, then the rest."""
-    title, rest = report_text(report)
+def embedding_text(title: str, rest: str) -> str:
+    """The text of a report that is embedded (``report_text``'s two parts): its title, then the rest."""
     return f"{title}. {rest}".strip(" .")
 
 
@@ -127,7 +126,7 @@ def report_features_many(reports: Sequence[Report], vecs: Sequence[str | None] |
     texts = [report_text(report) for report in reports]
     entities = _lookup_entities(texts)
     if vecs is None:
-        vecs = embedding.embed([embedding_text(report) for report in reports])
+        vecs = embedding.embed([embedding_text(title, rest) for title, rest in texts])
     out = []
     for report, (title, rest), found, vec in zip(reports, texts, entities, vecs, strict=True):
         url = report.canonical_url or canonical_url(report.source_url)
@@ -180,7 +179,8 @@ def report_features(report: Report) -> ReportFeatures:
     return replace(found, terms=list(found.terms), entities=dict(found.entities))
 
 
-def _term_dfs(terms: Iterable[str]) -> dict[str, int]:
+def term_dfs(terms: Iterable[str]) -> dict[str, int]:
+    """The document frequency of each of ``terms`` that is indexed (the engine's idf, the norms)."""
     return _column_by_key(DedupTerm, "term", "df", terms)
 
 
@@ -219,7 +219,7 @@ def _add_terms(counts: dict[str, list[int]]) -> None:
     if connection.vendor == "postgresql":
         _add_terms_postgresql(counts)
         return
-    existing = _term_dfs(counts)
+    existing = term_dfs(counts)
     new_rows = [DedupTerm(term=t, df=0) for t in counts if t not in existing]
     DedupTerm.objects.bulk_create(new_rows, ignore_conflicts=True, batch_size=BATCH)
     by_increment: dict[int, list[str]] = defaultdict(list)
@@ -331,7 +331,7 @@ def index_report(report: Report, incident_id: int) -> None:
         return
     feats = report_features(report)
     incidents = indexed_incidents() + (0 if data.get("ids") else 1)
-    norm = _norm(feats.terms, _term_dfs(feats.terms), incidents)
+    norm = _norm(feats.terms, term_dfs(feats.terms), incidents)
     new_terms = _merge_into(data, feats, norm)
     row.features = data
     row.reports = len(data["ids"])
@@ -361,7 +361,7 @@ def unindex_report(report: Report, incident_id: int) -> None:
         return
     # Rebuilt from the remaining reports: exact, and an incident has few reports.
     feats = report_features_many(remaining)
-    dfs = _term_dfs(t for f in feats for t in f.terms)
+    dfs = term_dfs(t for f in feats for t in f.terms)
     incidents = indexed_incidents()
     data: dict[str, Any] = {}
     for f in feats:
@@ -406,7 +406,7 @@ def _embedded_ahead(
     with ThreadPoolExecutor(1, thread_name_prefix="embed-ahead") as pool:
         ahead = None
         for chunk in chunks:
-            job = pool.submit(embedding.embed, [embedding_text(report) for report, _incident in chunk])
+            job = pool.submit(embedding.embed, [embedding_text(*report_text(report)) for report, _incident in chunk])
             if ahead is not None:
                 yield ahead[0], ahead[1].result()
             ahead = (chunk, job)
@@ -421,7 +421,7 @@ def _index_batch(links: list[tuple[Report, int]], vecs: Sequence[str | None] | N
         rows = {row.incident_id: row for row in DedupIncident.objects.filter(incident_id__in=incident_ids)}
         new_ids = [i for i in incident_ids if i not in rows]
         incidents = indexed_incidents() + len(new_ids)
-        dfs = _term_dfs(t for f in feats for t in f.terms)
+        dfs = term_dfs(t for f in feats for t in f.terms)
         gained: dict[str, list[int]] = defaultdict(list)
         # Terms seen in this batch count towards the idf of the norms, like one by one.
         batch_df: dict[str, set[int]] = defaultdict(set)
