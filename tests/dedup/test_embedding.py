@@ -77,3 +77,17 @@ def test_an_unwritable_model_directory_falls_back_to_a_temporary_one(tmp_path):
 def test_by_default_threads_follow_the_cores(settings):
     settings.DEDUP_EMBED_THREADS = None
     assert embedding.threads() == min(4, len(os.sched_getaffinity(0)))
+
+
+def test_a_failed_rewrite_falls_back_to_the_packages_model(monkeypatch, caplog):
+    def broken(directory=None):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(embedding, "model_file", broken)
+    embedding._model.cache_clear()
+    try:
+        [vec] = embedding.embed(["Facial recognition misidentifies shopper"])
+        assert vec and embedding.decode(vec).shape == (embedding.DIM,)
+        assert "running the package's model" in caplog.text
+    finally:
+        embedding._model.cache_clear()  # the next test loads the rewritten model again
