@@ -42,10 +42,10 @@ import django  # noqa: E402
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
+from django.test import override_settings  # noqa: E402
 
 from benchmarks.dedup import DATA, split  # noqa: E402
-from incidents.dedup import benchmark, engine, index  # noqa: E402
-from incidents.models import Report  # noqa: E402
+from incidents.dedup import benchmark, engine  # noqa: E402
 
 
 def probes(
@@ -66,10 +66,11 @@ def probes(
 
 
 def hint_scores(row: dict[str, Any], keys: dict[int, str]) -> list[tuple[str, float]]:
-    """What the hint scores for the row's title and description: (incident key, score), best first."""
-    typed = Report(title=row.get("title") or "", text=row.get("description") or "")
-    found = engine.match_features(index.report_features(typed), limit=engine.MAX_CANDIDATES)
-    return [(keys[c.incident_id], c.score) for c in found]
+    """What the form's hint scores for the row's title and description: (incident key, score),
+    best first, through ``engine.similar_published`` itself with no bar (applied in ``main``)."""
+    with override_settings(DEDUP_HINT_THRESHOLD=0.0):
+        found = engine.similar_published(row.get("title") or "", row.get("description") or "", engine.MAX_CANDIDATES)
+    return [(keys[incident.pk], score) for incident, score in found]
 
 
 def main() -> int:

