@@ -207,35 +207,59 @@ def _gap(day: datetime.date | None, incident: IncidentFeatures) -> int | None:
     return min(abs((day - first).days), abs((day - last).days))
 
 
-def signals(
-    query: index.ReportFeatures, incident: IncidentFeatures, idfs: dict[str, float], qnorm: float, *, same_url: bool
-) -> tuple[dict[str, float], dict[str, Any]]:
+@dataclass(frozen=True)
+class Probe:
+    """The report's side of every candidate's signals, worked out once per match."""
+
+    query: index.ReportFeatures
+    idfs: dict[str, float]
+    qnorm: float
+    weights: dict[str, float]  # idf squared of each of the report's terms
+    specific: list[str]  # its three most specific words (highest idf)
+    specific_weight: float
+    vec: Any  # its embedding, decoded, or None
+    day: datetime.date | None
+
+    @classmethod
+    def of(cls, query: index.ReportFeatures, idfs: dict[str, float], qnorm: float) -> "Probe":
+        # Everything here and in ``signals`` walks the report's terms in their order, never a
+        # set's: a set of strings iterates in an order that changes from process to process
+        # (hash randomisation), and with it which of equally rare words count as the most
+        # specific and the last bits of every sum.
+        weights = {t: idfs.get(t, 1.0) ** 2 for t in query.terms}
+        # A look-alike incident shares the topic but not the names and places.
+        specific = sorted((t for t in query.terms if t.startswith("w:")), key=lambda t: -idfs.get(t, 1.0))[:3]
+        return cls(
+            query=query,
+            idfs=idfs,
+            qnorm=qnorm,
+            weights=weights,
+            specific=specific,
+            specific_weight=sum(weights[t] for t in specific),
+            vec=embedding.decode(query.vec) if query.vec else None,
+            day=datetime.date.fromisoformat(query.date) if query.date else None,
+        )
+
+
+def signals(probe: Probe, incident: IncidentFeatures, *, same_url: bool) -> tuple[dict[str, float], dict[str, Any]]:
     """The model's inputs for one candidate, and the reasons a moderator reads."""
-    # Everything below walks the report's terms in their order, never a set's: a set of
-    # strings iterates in an order that changes from process to process (hash
-    # randomisation), and with it which of equally rare words count as the most
-    # specific and the last bits of every sum.
-    qterms = set(query.terms)
-    best_text, best_shared = 0.0, list[str]()
+    query, idfs, qnorm, weights = probe.query, probe.idfs, probe.qnorm, probe.weights
+    best_text, best_stored = 0.0, None
     for stored in incident.reports:
         if stored.id == query.id:
             continue
-        shared = [t for t in stored.terms if t in qterms]
-        similarity = sum(idfs.get(t, 1.0) ** 2 for t in shared) / (qnorm * stored.norm)
+        similarity = sum(weights[t] for t in stored.terms if t in weights) / (qnorm * stored.norm)
         if similarity > best_text:
-            best_text, best_shared = similarity, shared
+            best_text, best_stored = similarity, stored
+    best_shared = [t for t in best_stored.terms if t in weights] if best_stored is not None else []
     bag = incident.bag
     covered = [t for t in query.terms if t in bag]
-    # The report's three most specific words (highest idf): a look-alike incident shares the
-    # topic but not the names and places.
-    specific = sorted((t for t in query.terms if t.startswith("w:")), key=lambda t: -idfs.get(t, 1.0))[:3]
-    specific_weight = sum(idfs.get(t, 1.0) ** 2 for t in specific)
-    specific_missed = sum(idfs.get(t, 1.0) ** 2 for t in specific if t not in bag)
-    coverage = sum(idfs.get(t, 1.0) ** 2 for t in covered) / (qnorm**2)
+    specific_missed = sum(weights[t] for t in probe.specific if t not in bag)
+    coverage = sum(weights[t] for t in covered) / (qnorm**2)
     semantic: list[float] = []
     semantic_mean: float | None = None
-    if query.vec:
-        q = embedding.decode(query.vec)
+    if probe.vec is not None:
+        q = probe.vec
         vecs = incident.vecs
         if vecs is not None and query.id is not None and query.id in incident.vec_ids:
             vecs = vecs[[i != query.id for i in incident.vec_ids]] if len(incident.vec_ids) > 1 else None
@@ -243,7 +267,7 @@ def signals(
             semantic = sorted((float(x) for x in vecs @ q), reverse=True)
         if incident.mean is not None:
             semantic_mean = float(incident.mean @ q)
-    day = datetime.date.fromisoformat(query.date) if query.date else None
+    day = probe.day
     gap = _gap(day, incident)
     # The median gap to the stored reports: a burst of coverage is one incident, a report
     # years after most of an incident's coverage is more often another one.
@@ -268,7 +292,7 @@ def signals(
         "entities": float(min(len(shared_entities), 2)),
         # Both name known entities, and none of them the same: often two incidents.
         "entities_differ": 1.0 if query.entities and entity_names and not shared_entities else 0.0,
-        "specific_missed": specific_missed / specific_weight if specific_weight else 0.0,
+        "specific_missed": specific_missed / probe.specific_weight if probe.specific_weight else 0.0,
         "same_url": 1.0 if same_url else 0.0,
         "same_domain": 1.0 if query.domain and query.domain in domains else 0.0,
         "log_reports": math.log1p(incident.size),
@@ -450,6 +474,7 @@ def candidate_signals(
     incidents = max(dfs.pop(index.INCIDENTS_KEY, 0), 1)
     idfs = {t: index.idf(dfs.get(t, 0), incidents) for t in all_terms}
     qnorm = math.sqrt(sum(idfs[t] ** 2 for t in query.terms)) or 1.0
+    probe = Probe.of(query, idfs, qnorm)
     usable = [t for t in all_terms if 0 < dfs.get(t, 0) <= index.MAX_POSTINGS]
     usable.sort(key=lambda t: dfs[t])
     # Meaning buckets count for less than a shared word: they are coarse.
@@ -461,7 +486,7 @@ def candidate_signals(
     wanted = list(dict.fromkeys([*sorted(same_url), *near[:SEMANTIC_CANDIDATES], *fetched[:MAX_SCORED]]))
     found = candidates.features(wanted)
     # In the order above, not the database's: equal scores keep it, so runs repeat exactly.
-    return [(i, *signals(query, found[i], idfs, qnorm, same_url=i in same_url)) for i in wanted if i in found]
+    return [(i, *signals(probe, found[i], same_url=i in same_url)) for i in wanted if i in found]
 
 
 def match_features(
