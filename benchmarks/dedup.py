@@ -148,6 +148,16 @@ def results_markdown(info: dict[str, Any], quality: list[dict[str, Any]], cost: 
             f"| {fmt(r['bulk_reports_per_second'], 0)} |"
         )
     if quality:
+        lines += [
+            "",
+            "Repeats with a summary (the rest have a title alone): "
+            + "; ".join(
+                f"{r['name']}: {r.get('repeats_with_text', '–')} repeats, recall@1 "
+                f"{fmt(r.get('recall_at_1_with_text'))}, recall@5 {fmt(r.get('recall_at_5_with_text'))}"
+                for r in quality
+            )
+            + ".",
+        ]
         mean = {k: sum(r[k] or 0 for r in quality) / len(quality) for k in TARGETS}
         lines += [
             "",

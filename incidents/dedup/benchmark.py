@@ -327,6 +327,9 @@ def metrics(history: list[dict[str, Any]], results: list[dict[str, Any]]) -> dic
     # The moderation queue: repeats not auto-linked that it holds (and with a right incident
     # among the three candidates a moderator sees first), and first reports it holds.
     repeats_missed = repeats_queued = repeats_queued_right = firsts_queued = 0
+    # Recall of the repeats that have a summary, apart: most dev reports have a title alone
+    # (docs/dedup.md, "Where recall is lost").
+    with_text = with_text_hits1 = with_text_hits5 = 0
     for result in results:
         row = result["row"]
         targets = set().union(*(seen_in[i] for i in incident_ids(row)))
@@ -339,6 +342,10 @@ def metrics(history: list[dict[str, Any]], results: list[dict[str, Any]]) -> dic
             repeats_missed += result["decision"] != "auto_link"
             repeats_queued += queued
             repeats_queued_right += queued and bool(targets & set(ranked[:3]))
+            if (row.get("description") or "").strip():
+                with_text += 1
+                with_text_hits1 += bool(targets & set(ranked[:1]))
+                with_text_hits5 += bool(targets & set(ranked[:5]))
         else:
             firsts += 1
             firsts_new += result["decision"] != "auto_link"
@@ -369,6 +376,9 @@ def metrics(history: list[dict[str, Any]], results: list[dict[str, Any]]) -> dic
         "repeat_reports": repeats,
         "recall_at_1": hits1 / repeats if repeats else None,
         "recall_at_5": hits5 / repeats if repeats else None,
+        "repeats_with_text": with_text,
+        "recall_at_1_with_text": with_text_hits1 / with_text if with_text else None,
+        "recall_at_5_with_text": with_text_hits5 / with_text if with_text else None,
         "first_reports": firsts,
         "first_not_auto_linked": firsts_new / firsts if firsts else None,
         "queue_reach": repeats_queued / repeats_missed if repeats_missed else None,

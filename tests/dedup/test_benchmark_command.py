@@ -151,3 +151,34 @@ def test_metrics_count_what_the_moderation_queue_holds():
     assert numbers["queue_reach_right_in_3"] == 0.5  # report 6's only candidate is its incident
     assert numbers["queue_first_reports"] == pytest.approx(1 / 3)
     assert numbers["first_not_auto_linked"] == 1.0
+
+
+def test_metrics_give_the_recall_of_repeats_with_a_summary_apart():
+    from incidents.dedup.benchmark import metrics
+
+    history = [{"report_id": 1, "incident_id": 10, "incident_ids": [10]}]
+
+    def result(rid: int, description: str, best: str) -> dict:
+        row = {"report_id": rid, "incident_id": 10, "incident_ids": [10], "description": description}
+        candidates = [[best, 0.9], ["h:99", 0.1], ["h:98", 0.1], ["h:97", 0.1], ["h:96", 0.1], ["h:10", 0.1]]
+        return {
+            "report_id": rid,
+            "row": row,
+            "decision": "new",
+            "candidates": candidates,
+            "final": f"s:{rid}",
+            "ms": 1.0,
+        }
+
+    results = [
+        result(5, "A summary of what happened.", "h:10"),  # right first
+        result(6, "Another summary.", "h:99"),  # right only at 6: in neither
+        result(7, "", "h:10"),  # a title alone: counted in the totals only
+        result(8, "   ", "h:99"),
+    ]
+    numbers = metrics(history, results)
+    assert numbers["repeat_reports"] == 4
+    assert numbers["recall_at_1"] == 0.5
+    assert numbers["repeats_with_text"] == 2
+    assert numbers["recall_at_1_with_text"] == 0.5
+    assert numbers["recall_at_5_with_text"] == 0.5
