@@ -427,11 +427,12 @@ def _postings(lookup: dict[str, float], limit: int) -> list[tuple[int, float]]:
     the raw sum kept small true incidents out of the scored candidates.
 
     The terms and their weights are a VALUES list joined to the postings through
-    their (term, incident) key, summed per incident in double precision, and only
-    then joined to the incidents for their report counts (engine 2026.12-6; a CASE
-    over the 40 terms before, summed as numeric, and joined to every incident row
-    before grouping: at 100 k reports 16.7-21.7 ms a query against 9.0-9.9 ms now,
-    with the same candidates; docs/dedup.md, "Where a match's time goes")."""
+    their (term, incident) key, summed per incident in double precision (engine
+    2026.12-6; a CASE over the 40 terms before, summed as numeric: at 100 k reports
+    16.7-21.7 ms a query against 9.0-9.9 ms, with the same candidates), and only then
+    is each grouped incident's report count read by its key (a join before, which
+    the planner ran as a scan of every incident row: at 1 M reports 52-58 ms a
+    query against 80-83 ms, the same candidates; docs/dedup.md, "A million reports")."""
     if not lookup:
         return []
     terms = list(lookup)
@@ -442,9 +443,12 @@ def _postings(lookup: dict[str, float], limit: int) -> list[tuple[int, float]]:
         f"WITH q(term, weight) AS (VALUES {values}), "  # noqa: S608 - names are ours, values are parameters
         f"s AS (SELECT p.incident_id, SUM(q.weight) AS total FROM q JOIN {postings} p ON p.term = q.term "
         "GROUP BY p.incident_id) "
-        f"SELECT s.incident_id, s.total / SQRT(d.reports + {SIZE_PRIOR}) AS score "
-        f"FROM s JOIN {features} d ON d.incident_id = s.incident_id "
-        "ORDER BY score DESC, s.incident_id LIMIT %s"
+        # Each grouped incident's report count by its key: a join had the planner hash every
+        # incident row (a scan that grows with the catalogue), and the count in double precision
+        # (SIZE_PRIOR as a literal made it numeric).
+        f"SELECT s.incident_id, s.total / SQRT(CAST((SELECT d.reports FROM {features} d "
+        f"WHERE d.incident_id = s.incident_id) AS DOUBLE PRECISION) + {SIZE_PRIOR}E0) AS score "
+        "FROM s ORDER BY score DESC NULLS LAST, s.incident_id LIMIT %s"
     )
     params: list[Any] = []
     for term in terms:
