@@ -152,7 +152,7 @@ def results_markdown(info: dict[str, Any], quality: list[dict[str, Any]], cost: 
             "",
             "Repeats with a summary (the rest have a title alone): "
             + "; ".join(
-                f"{r['name']}: {r.get('repeats_with_text', '–')} repeats, recall@1 "
+                f"{r['name']}: {fmt(r.get('repeats_with_text'))} repeats, recall@1 "
                 f"{fmt(r.get('recall_at_1_with_text'))}, recall@5 {fmt(r.get('recall_at_5_with_text'))}"
                 for r in quality
             )

@@ -336,16 +336,17 @@ def metrics(history: list[dict[str, Any]], results: list[dict[str, Any]]) -> dic
         ranked = [key for key, _score in result["candidates"]]
         queued = result["decision"] == "suggest"
         if targets:
+            hit1, hit5 = bool(targets & set(ranked[:1])), bool(targets & set(ranked[:5]))
             repeats += 1
-            hits1 += bool(targets & set(ranked[:1]))
-            hits5 += bool(targets & set(ranked[:5]))
+            hits1 += hit1
+            hits5 += hit5
             repeats_missed += result["decision"] != "auto_link"
             repeats_queued += queued
             repeats_queued_right += queued and bool(targets & set(ranked[:3]))
             if (row.get("description") or "").strip():
                 with_text += 1
-                with_text_hits1 += bool(targets & set(ranked[:1]))
-                with_text_hits5 += bool(targets & set(ranked[:5]))
+                with_text_hits1 += hit1
+                with_text_hits5 += hit5
         else:
             firsts += 1
             firsts_new += result["decision"] != "auto_link"

@@ -221,7 +221,7 @@ class Probe:
     day: datetime.date | None
 
     @classmethod
-    def of(cls, query: index.ReportFeatures, idfs: dict[str, float], qnorm: float) -> "Probe":
+    def of(cls, query: index.ReportFeatures, idfs: dict[str, float]) -> "Probe":
         # Everything here and in ``signals`` walks the report's terms in their order, never a
         # set's: a set of strings iterates in an order that changes from process to process
         # (hash randomisation), and with it which of equally rare words count as the most
@@ -232,7 +232,7 @@ class Probe:
         return cls(
             query=query,
             idfs=idfs,
-            qnorm=qnorm,
+            qnorm=math.sqrt(sum(idfs.get(t, 1.0) ** 2 for t in query.terms)) or 1.0,
             weights=weights,
             specific=specific,
             specific_weight=sum(weights[t] for t in specific),
@@ -430,9 +430,10 @@ def _postings(lookup: dict[str, float], limit: int) -> list[tuple[int, float]]:
     their (term, incident) key, summed per incident in double precision (engine
     2026.12-6; a CASE over the 40 terms before, summed as numeric: at 100 k reports
     16.7-21.7 ms a query against 9.0-9.9 ms, with the same candidates), and only then
-    is each grouped incident's report count read by its key (a join before, which
-    the planner ran as a scan of every incident row: at 1 M reports 52-58 ms a
-    query against 80-83 ms, the same candidates; docs/dedup.md, "A million reports")."""
+    is each grouped incident's report count read by its key, in double precision (a
+    join before, which the planner ran as a scan of every incident row, in numeric
+    with SIZE_PRIOR as a literal: at 1 M reports 52-58 ms a query against 80-83 ms,
+    the same candidates; docs/dedup.md, "A million reports")."""
     if not lookup:
         return []
     terms = list(lookup)
@@ -443,17 +444,15 @@ def _postings(lookup: dict[str, float], limit: int) -> list[tuple[int, float]]:
         f"WITH q(term, weight) AS (VALUES {values}), "  # noqa: S608 - names are ours, values are parameters
         f"s AS (SELECT p.incident_id, SUM(q.weight) AS total FROM q JOIN {postings} p ON p.term = q.term "
         "GROUP BY p.incident_id) "
-        # Each grouped incident's report count by its key: a join had the planner hash every
-        # incident row (a scan that grows with the catalogue), and the count in double precision
-        # (SIZE_PRIOR as a literal made it numeric).
+        # Each count by its key, in double precision (see above).
         f"SELECT s.incident_id, s.total / SQRT(CAST((SELECT d.reports FROM {features} d "
-        f"WHERE d.incident_id = s.incident_id) AS DOUBLE PRECISION) + {SIZE_PRIOR}E0) AS score "
+        "WHERE d.incident_id = s.incident_id) AS DOUBLE PRECISION) + CAST(%s AS DOUBLE PRECISION)) AS score "
         "FROM s ORDER BY score DESC NULLS LAST, s.incident_id LIMIT %s"
     )
     params: list[Any] = []
     for term in terms:
         params += [term, lookup[term]]
-    params.append(limit)
+    params += [SIZE_PRIOR, limit]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [(int(row[0]), float(row[1])) for row in cursor.fetchall()]
@@ -477,8 +476,7 @@ def candidate_signals(
     dfs = index.term_dfs([*all_terms, index.INCIDENTS_KEY])
     incidents = max(dfs.pop(index.INCIDENTS_KEY, 0), 1)
     idfs = {t: index.idf(dfs.get(t, 0), incidents) for t in all_terms}
-    qnorm = math.sqrt(sum(idfs[t] ** 2 for t in query.terms)) or 1.0
-    probe = Probe.of(query, idfs, qnorm)
+    probe = Probe.of(query, idfs)
     usable = [t for t in all_terms if 0 < dfs.get(t, 0) <= index.MAX_POSTINGS]
     usable.sort(key=lambda t: dfs[t])
     # Meaning buckets count for less than a shared word: they are coarse.

@@ -86,7 +86,7 @@ def test_a_report_is_not_compared_with_itself(catalogue):
     uber = catalogue[0]
     own = index.report_features(Report.objects.get(links__incident=uber))
     features = candidates.features([uber.pk])[uber.pk]
-    values, _reasons = engine.signals(engine.Probe.of(own, {}, 1.0), features, same_url=False)
+    values, _reasons = engine.signals(engine.Probe.of(own, {}), features, same_url=False)
     # Its only report is the query itself: no report to be similar to, only the incident's mean.
     assert values["text_max"] == 0.0 and values["semantic_max"] == 0.0
     assert values["semantic_mean"] > 0.99

@@ -161,7 +161,7 @@ words = [f"w:word{n}" for n in range(8)]
 query = index.ReportFeatures(id=None, terms=words, date="2020-01-02", url="", domain="")
 stored = {"id": 1, "terms": [*words[3:], "w:other"], "norm": 2.5, "date": "2020-01-01"}
 features = IncidentFeatures.from_dict({"reports": [stored], "bag": {t: 1 for t in stored["terms"]}, "ids": [1]})
-values, reasons = engine.signals(engine.Probe.of(query, {t: 1.7 for t in words}, 4.0), features, same_url=False)
+values, reasons = engine.signals(engine.Probe.of(query, {t: 1.7 for t in words}), features, same_url=False)
 print(json.dumps([values, reasons], sort_keys=True))
 """
 
