@@ -3,7 +3,8 @@
 1. The report's features (``index.report_features``): words and phrases, the
    entities it names, its canonical address, date and embedding.
 2. Candidates: incidents sharing its rarest terms (one grouped query on the
-   postings, at most ``index.MAX_POSTINGS`` rows per term), plus incidents with a
+   postings, at most ``index.MAX_POSTINGS`` rows per term and ``POSTINGS_BUDGET``
+   in all), plus incidents with a
    report at the same canonical address (one indexed query), plus the
    ``SEMANTIC_CANDIDATES`` incidents nearest in meaning (``vectors``: the cosine
    with each incident's mean embedding), which find repeats written in other words.
@@ -39,7 +40,7 @@ from .candidates import IncidentFeatures
 from .index_models import DedupIncident, DedupPosting
 from .text import phrase_text
 
-ENGINE_VERSION = "2026.12-7"
+ENGINE_VERSION = "2026.12-8"
 MAX_CANDIDATES = 10
 # Incidents fetched from the postings, and scored in Python.
 MAX_FETCHED = 200
@@ -51,6 +52,11 @@ MAX_SCORED = 100
 SEMANTIC_CANDIDATES = 20
 # Rarest terms of the report used to look up candidates.
 MAX_LOOKUP_TERMS = 40
+# Postings a lookup reads at most: the rarest terms are taken until their document frequencies
+# would add up to more. A lookup's cost is the postings it groups, and common words grow with
+# the catalogue: about 460 a lookup at 3.3 k reports, 5,220 at 100 k, 17,800 at 1 M
+# (docs/dedup.md, "A million reports"). The terms left out are the commonest, weighted least.
+POSTINGS_BUDGET = 5_000
 # Added to an incident's report count in the candidate ranking's length normalisation.
 SIZE_PRIOR = 1.0
 
@@ -467,6 +473,21 @@ def _same_url_incidents(query: index.ReportFeatures) -> set[int]:
     return set(links.order_by("incident_id").values_list("incident_id", flat=True)[:20])
 
 
+def lookup_terms(terms: Collection[str], dfs: dict[str, int], idfs: dict[str, float]) -> dict[str, float]:
+    """The terms to look up candidates by, with their weights: the rarest that have postings,
+    at most ``MAX_LOOKUP_TERMS`` of them and ``POSTINGS_BUDGET`` postings in all."""
+    usable = sorted((t for t in terms if 0 < dfs.get(t, 0) <= index.MAX_POSTINGS), key=lambda t: dfs[t])
+    lookup: dict[str, float] = {}
+    read = 0
+    for t in usable[:MAX_LOOKUP_TERMS]:
+        read += dfs[t]
+        if lookup and read > POSTINGS_BUDGET:
+            break
+        # Meaning buckets count for less than a shared word: they are coarse.
+        lookup[t] = idfs[t] * (0.3 if t.startswith("v:") else 1.0)
+    return lookup
+
+
 def candidate_signals(
     query: index.ReportFeatures, *, exclude_incident_ids: Collection[int] = ()
 ) -> list[tuple[int, dict[str, float], dict[str, Any]]]:
@@ -477,10 +498,7 @@ def candidate_signals(
     incidents = max(dfs.pop(index.INCIDENTS_KEY, 0), 1)
     idfs = {t: index.idf(dfs.get(t, 0), incidents) for t in all_terms}
     probe = Probe.of(query, idfs)
-    usable = [t for t in all_terms if 0 < dfs.get(t, 0) <= index.MAX_POSTINGS]
-    usable.sort(key=lambda t: dfs[t])
-    # Meaning buckets count for less than a shared word: they are coarse.
-    lookup = {t: idfs[t] * (0.3 if t.startswith("v:") else 1.0) for t in usable[:MAX_LOOKUP_TERMS]}
+    lookup = lookup_terms(all_terms, dfs, idfs)
     excluded = set(exclude_incident_ids)
     fetched = [i for i, _w in _postings(lookup, MAX_FETCHED) if i not in excluded]
     same_url = _same_url_incidents(query) - excluded

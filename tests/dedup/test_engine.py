@@ -309,3 +309,17 @@ def test_after_reranking_the_list_still_reads_best_first_by_probability(monkeypa
     # The weak candidate's probability caps the strong one's: no auto-link on a doubtful first choice.
     assert scored[0][1] >= scored[1][1]
     assert scored[1][1] == scored[0][1]
+
+
+def test_a_lookup_reads_the_rarest_terms_up_to_its_postings_budget(monkeypatch):
+    monkeypatch.setattr(engine, "POSTINGS_BUDGET", 100)
+    dfs = {"w:rare": 3, "w:less": 40, "w:common": 90, "w:capped": index.MAX_POSTINGS + 1, "v:7": 50}
+    idfs = {t: 10.0 / df for t, df in dfs.items()} | {"w:unseen": 9.0}
+    lookup = engine.lookup_terms([*dfs, "w:unseen"], dfs, idfs)
+    # 3 + 40 + 50 postings fit in 100; the commonest word would read 90 more. A term past
+    # MAX_POSTINGS has no postings to read, and one no incident uses finds nothing.
+    assert list(lookup) == ["w:rare", "w:less", "v:7"]
+    assert lookup["v:7"] == pytest.approx(0.3 * idfs["v:7"])  # a meaning bucket weighs less
+    # The rarest term is looked up even when it alone is over the budget.
+    monkeypatch.setattr(engine, "POSTINGS_BUDGET", 1)
+    assert list(engine.lookup_terms(dfs, dfs, idfs)) == ["w:rare"]

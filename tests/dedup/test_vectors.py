@@ -2,10 +2,11 @@
 
 import importlib
 
+import numpy as np
 import pytest
 from django.apps import apps
 
-from incidents.dedup import engine, index, vectors
+from incidents.dedup import embedding, engine, index, vectors
 from incidents.dedup.index_models import DedupIncident
 from incidents.models import Report
 
@@ -88,3 +89,48 @@ def test_the_migration_fills_the_vectors_of_an_index_built_before_it(catalogue):
 def test_nothing_is_near_without_a_vector(catalogue):
     assert vectors.nearest(None, 5) == []
     assert vectors.nearest(query(RETOLD).vec, 0) == []
+
+
+def _matrix_of(vectors_by_id: dict[int, np.ndarray]) -> vectors._Matrix:
+    m = vectors._Matrix(ids=np.zeros(0, dtype=np.int64), rows=np.zeros((0, embedding.DIM), dtype=np.float32))
+    for incident_id, vector in vectors_by_id.items():
+        vectors._put(m, incident_id, bytes(embedding.quantise(vector).tobytes()))
+    return m
+
+
+def test_the_coarse_pass_finds_what_the_exact_product_finds(monkeypatch):
+    # Embeddings have structure (topics); so do these: 3,000 unit vectors near a 24-dimensional
+    # subspace. The coarse pass scores them in 64 dimensions, then rescores 200 exactly.
+    monkeypatch.setattr(vectors, "PRESELECT", 200)
+    rng = np.random.default_rng(5)
+    mixing = rng.normal(size=(24, embedding.DIM))
+    raw = rng.normal(size=(3000, 24)) @ mixing + 0.3 * rng.normal(size=(3000, embedding.DIM))
+    unit = (raw / np.linalg.norm(raw, axis=1, keepdims=True)).astype(np.float32)
+    m = _matrix_of({1000 + n: v for n, v in enumerate(unit)})
+    queries = [m.rows[n] + 0.05 * rng.normal(size=embedding.DIM).astype(np.float32) for n in range(0, 3000, 150)]
+    exact = [vectors._search(m, q, 20) for q in queries]
+    vectors._project(m)
+    assert m.basis.shape == (embedding.DIM, vectors.COARSE_DIM) and m.low.shape[0] >= m.size
+    coarse = [vectors._search(m, q, 20) for q in queries]
+    found = sum(len({i for i, _ in a} & {i for i, _ in b}) for a, b in zip(exact, coarse, strict=True))
+    assert found / (20 * len(queries)) >= 0.97
+    # What it finds it scores exactly, as the full product does.
+    assert coarse[0][0] == exact[0][0]
+    # A row written after the projection is projected too, and found.
+    vectors._put(m, 99_999, bytes(embedding.quantise(-unit[7]).tobytes()))
+    assert vectors._search(m, -m.rows[7], 1)[0][0] == 99_999
+
+
+def test_a_catalogue_past_coarse_from_is_searched_through_the_projection(catalogue, monkeypatch):
+    exact = vectors.nearest(query(RETOLD).vec, 3)
+    monkeypatch.setattr(vectors, "COARSE_FROM", 4)
+    monkeypatch.setattr(vectors, "PRESELECT", 3)
+    vectors.clear()
+    # Four incidents span at most four directions, all kept by a 64-dimensional projection:
+    # the coarse pass keeps the three best, scored exactly.
+    coarse = vectors.nearest(query(RETOLD).vec, 3)
+    assert [i for i, _cos in coarse] == [i for i, _cos in exact]
+    assert [cos for _i, cos in coarse] == pytest.approx([cos for _i, cos in exact], abs=1e-6)
+    assert vectors._matrix.basis is not None
+    retold_id, _retold = indexed(RETOLD)  # read by the next lookup, and projected
+    assert vectors.nearest(query(RETOLD).vec, 1)[0][0] == retold_id
