@@ -23,7 +23,9 @@ of the vectors (their leading principal directions, uncentred, from a sample
 taken by incident id, so the same catalogue gives the same projection) and
 then the ``PRESELECT`` best exactly. The projection is made at each full load
 and kept with the matrix (256 bytes more per incident); rows read later are
-projected with it. Measured in docs/dedup.md ("A million reports").
+projected with it. Processes that loaded at different moments may preselect
+slightly differently (docs/dedup.md, "Runs repeat exactly"). Measured in
+docs/dedup.md ("A million reports").
 """
 
 import datetime
