@@ -136,7 +136,10 @@ def _refresh() -> _Matrix:
         changed = DedupIncident.objects.all()
     else:
         changed = DedupIncident.objects.filter(modified__gte=m.since)
-    for incident_id, vector in changed.values_list("incident_id", "vector").iterator(chunk_size=5000):
+    rows = changed.values_list("incident_id", "vector")
+    # A full load streams the rows; a refresh reads a handful in one query (a server-side
+    # cursor would take three round trips before every lookup).
+    for incident_id, vector in rows.iterator(chunk_size=5000) if full else rows:
         _put(m, incident_id, vector)
     if m.basis is None and m.size >= COARSE_FROM:
         _project(m)
