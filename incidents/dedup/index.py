@@ -330,8 +330,10 @@ def index_report(report: Report, incident_id: int) -> None:
     if report.pk in data.get("ids", []):
         return
     feats = report_features(report)
-    incidents = indexed_incidents() + (0 if data.get("ids") else 1)
-    norm = _norm(feats.terms, term_dfs(feats.terms), incidents)
+    # The terms' counts and the number of incidents in one query.
+    dfs = term_dfs([*feats.terms, INCIDENTS_KEY])
+    incidents = dfs.pop(INCIDENTS_KEY, 0) + (0 if data.get("ids") else 1)
+    norm = _norm(feats.terms, dfs, incidents)
     new_terms = _merge_into(data, feats, norm)
     row.features = data
     row.reports = len(data["ids"])
