@@ -20,10 +20,12 @@ def dedup_run(report_id: int) -> DedupResult | None:
     report = Report.objects.filter(pk=report_id).first()
     if report is None:
         return None  # deleted since it was queued
-    result, _created = DedupResult.objects.get_or_create(report=report)
+    # A first run counts its attempt as it creates the row; a run after it, with an update.
+    result, created = DedupResult.objects.get_or_create(report=report, defaults={"attempts": 1})
     if result.state == DedupResult.State.DONE and result.engine_version == engine.ENGINE_VERSION:
         return result
-    DedupResult.objects.filter(pk=result.pk).update(attempts=result.attempts + 1)
+    if not created:
+        DedupResult.objects.filter(pk=result.pk).update(attempts=result.attempts + 1)
     excluded = set(
         PairVerdict.objects.filter(report=report, verdict=PairVerdict.Verdict.DIFFERENT).values_list(
             "incident_id", flat=True

@@ -63,6 +63,7 @@ def test_a_crash_in_the_middle_leaves_nothing_half_written(incident, monkeypatch
     with pytest.raises(KeyboardInterrupt):
         pipeline.dedup_run(report.pk)
     assert DedupResult.objects.get(report=report).state == DedupResult.State.PENDING
+    assert DedupResult.objects.get(report=report).attempts == 1
     assert not ReportIncidentLink.objects.filter(report=report).exists()
 
     monkeypatch.undo()
@@ -71,6 +72,9 @@ def test_a_crash_in_the_middle_leaves_nothing_half_written(incident, monkeypatch
     clean = state(twin)
     assert state(report)[:3] == clean[:3]
     assert state(report)[4] == clean[4]
+    # Each run is counted: the killed one and the one that finished.
+    assert DedupResult.objects.get(report=report).attempts == 2
+    assert DedupResult.objects.get(report=twin).attempts == 1
 
 
 def test_a_permanent_error_is_recorded_and_not_retried(incident, monkeypatch):
