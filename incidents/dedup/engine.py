@@ -54,7 +54,7 @@ SEMANTIC_CANDIDATES = 20
 MAX_LOOKUP_TERMS = 40
 # Postings a lookup reads at most: the rarest terms are taken until their document frequencies
 # would add up to more. A lookup's cost is the postings it groups, and common words grow with
-# the catalogue: about 460 a lookup at 3.3 k reports, 5,220 at 100 k, 17,800 at 1 M
+# the catalogue: a mean of 462 a lookup at 3.3 k reports, about 5,220 at 100 k, 13,300 at 1 M
 # (docs/dedup.md, "A million reports"). The terms left out are the commonest, weighted least.
 POSTINGS_BUDGET = 5_000
 # Added to an incident's report count in the candidate ranking's length normalisation.
