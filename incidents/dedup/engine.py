@@ -4,8 +4,8 @@
    entities it names, its canonical address, date and embedding.
 2. Candidates: incidents sharing its rarest terms (one grouped query on the
    postings, at most ``index.MAX_POSTINGS`` rows per term and ``POSTINGS_BUDGET``
-   in all), plus incidents with a
-   report at the same canonical address (one indexed query), plus the
+   in all), plus incidents with a report at the same canonical address (one
+   indexed query), plus the
    ``SEMANTIC_CANDIDATES`` incidents nearest in meaning (``vectors``: the cosine
    with each incident's mean embedding), which find repeats written in other words.
 3. Each of at most ``MAX_SCORED`` candidates is scored from the features stored

@@ -5,15 +5,16 @@ written in other words ("The People Onscreen Are Fake" for "Deepfake
 newsreaders") shares none, and the meaning buckets among the index terms are too
 coarse to rank. So candidate generation also asks this module for the
 ``k`` incidents nearest in meaning: the cosine of the report's vector with each
-incident's mean report vector, exact, over every indexed incident.
+incident's mean report vector, over every indexed incident.
 
 The vectors live in the database (``DedupIncident.vector``, 384 bytes, written
 with the rest of the incident's features), so every worker shares them and they
 survive restarts. Each process keeps them as one float32 matrix, loaded on first
 use and brought up to date before every lookup by reading the rows modified
 since the last one (an indexed query that returns a handful of rows); a full
-reload every ``RELOAD_SECONDS`` drops incidents that left the index. A lookup is
-one matrix–vector product: measured in docs/dedup.md ("Semantic candidates").
+reload every ``RELOAD_SECONDS`` drops incidents that left the index. Up to
+``COARSE_FROM`` incidents a lookup is one exact matrix–vector product: measured in
+docs/dedup.md ("Semantic candidates").
 The matrix takes 1.5 KB per incident (about 38 MB at 100 k reports).
 
 From ``COARSE_FROM`` incidents on, that product is the cost (at a million
@@ -64,6 +65,12 @@ class _Matrix:
     basis: Any = None  # float32 (DIM, COARSE_DIM): the coarse pass's projection, or None
     low: Any = None  # float32 (capacity, COARSE_DIM): the rows projected with ``basis``
 
+    @classmethod
+    def empty(cls, alias: str = "") -> "_Matrix":
+        import numpy as np
+
+        return cls(alias=alias, ids=np.zeros(0, dtype=np.int64), rows=np.zeros((0, embedding.DIM), dtype=np.float32))
+
 
 _matrix = _Matrix()
 _lock = threading.Lock()
@@ -96,15 +103,22 @@ def _put(m: _Matrix, incident_id: int, vector: bytes | None) -> None:
         if m.size == len(m.ids):
             grown = max(1024, 2 * m.size)
             m.ids = np.resize(m.ids, grown)
-            m.rows = np.concatenate([m.rows, np.zeros((grown - m.size, embedding.DIM), dtype=np.float32)])
+            m.rows = _grown(m.rows, grown)
             if m.low is not None:
-                m.low = np.concatenate([m.low, np.zeros((grown - m.size, COARSE_DIM), dtype=np.float32)])
+                m.low = _grown(m.low, grown)
         at = m.where[incident_id] = m.size
         m.ids[at] = incident_id
         m.size += 1
     m.rows[at] = row
     if m.basis is not None:
         m.low[at] = row @ m.basis
+
+
+def _grown(matrix: Any, capacity: int) -> Any:
+    """``matrix`` with zero rows added up to ``capacity``."""
+    import numpy as np
+
+    return np.concatenate([matrix, np.zeros((capacity - len(matrix), matrix.shape[1]), dtype=matrix.dtype)])
 
 
 def _project(m: _Matrix) -> None:
@@ -122,16 +136,12 @@ def _project(m: _Matrix) -> None:
 
 
 def _refresh() -> _Matrix:
-    import numpy as np
-
     global _matrix
     m = _matrix
     started = timezone.now()
     full = m.alias != connection.alias or m.since is None or time.monotonic() - m.loaded > RELOAD_SECONDS
     if full:
-        m = _Matrix(
-            alias=connection.alias, ids=np.zeros(0, dtype=np.int64), rows=np.zeros((0, embedding.DIM), dtype=np.float32)
-        )
+        m = _Matrix.empty(connection.alias)
         m.loaded = time.monotonic()
         changed = DedupIncident.objects.all()
     else:
@@ -165,12 +175,11 @@ def _search(m: _Matrix, q: Any, k: int) -> list[tuple[int, float]]:
     if m.basis is not None and m.size > PRESELECT:
         coarse = m.low[: m.size] @ (q @ m.basis)
         rows = np.sort(np.argpartition(-coarse, PRESELECT - 1)[:PRESELECT])
-        cosines = m.rows[rows] @ q
+        cosines, ids = m.rows[rows] @ q, m.ids[rows]
     else:
-        rows = np.arange(m.size)
-        cosines = m.rows[: m.size] @ q
-    k = min(k, len(rows))
+        cosines, ids = m.rows[: m.size] @ q, m.ids[: m.size]
+    k = min(k, len(ids))
     top = np.argpartition(-cosines, k - 1)[:k]
     # Best first; equal cosines by incident id, so runs repeat exactly.
-    top = top[np.lexsort((m.ids[rows[top]], -cosines[top]))]
-    return [(int(m.ids[rows[i]]), float(cosines[i])) for i in top if cosines[i] > 0]
+    top = top[np.lexsort((ids[top], -cosines[top]))]
+    return [(int(ids[i]), float(cosines[i])) for i in top if cosines[i] > 0]

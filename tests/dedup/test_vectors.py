@@ -92,7 +92,7 @@ def test_nothing_is_near_without_a_vector(catalogue):
 
 
 def _matrix_of(vectors_by_id: dict[int, np.ndarray]) -> vectors._Matrix:
-    m = vectors._Matrix(ids=np.zeros(0, dtype=np.int64), rows=np.zeros((0, embedding.DIM), dtype=np.float32))
+    m = vectors._Matrix.empty()
     for incident_id, vector in vectors_by_id.items():
         vectors._put(m, incident_id, bytes(embedding.quantise(vector).tobytes()))
     return m
