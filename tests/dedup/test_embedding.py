@@ -1,5 +1,6 @@
 """Embeddings: the int8 model made once per machine; many texts split across threads, the same as one by one."""
 
+import logging
 import os
 from pathlib import Path
 
@@ -53,10 +54,29 @@ def test_similar_texts_are_nearer_than_unrelated_ones():
     assert float(crash @ crash_again) > float(crash @ chatbot) + 0.2
 
 
-def test_the_model_is_rewritten_once_with_int8_products(tmp_path):
+def test_the_model_is_rewritten_once_with_int8_products(tmp_path, caplog, monkeypatch):
     import onnx
 
-    path = embedding.model_file(tmp_path)
+    filters = []
+
+    class Counted(embedding._FromPackage):
+        dropped = 0
+
+        def filter(self, record):
+            kept = super().filter(record)
+            self.dropped += not kept
+            filters.append(self)
+            return kept
+
+    monkeypatch.setattr(embedding, "_FromPackage", Counted)
+    with caplog.at_level(logging.INFO):
+        path = embedding.model_file(tmp_path)
+        logging.getLogger("incidents").info("still heard")
+    # The quantiser's own lines were dropped, and only those: the rest of the process still logs.
+    assert filters and filters[0].dropped > 0
+    assert not any("onnxruntime" in r.pathname for r in caplog.records)
+    assert "wrote the embedding model" in caplog.text and "still heard" in caplog.text
+    assert not logging.getLogger().filters and logging.root.manager.disable == logging.NOTSET
     assert path.parent == tmp_path and path.name.startswith(embedding.QUANTISED)
     assert list(tmp_path.iterdir()) == [path]  # no work files left behind
     ops = {node.op_type for node in onnx.load(str(path)).graph.node}
@@ -91,3 +111,24 @@ def test_a_failed_rewrite_falls_back_to_the_packages_model(monkeypatch, caplog):
         assert "running the package's model" in caplog.text
     finally:
         embedding._model.cache_clear()  # the next test loads the rewritten model again
+
+
+def test_a_missing_embedding_package_is_a_system_check_warning(monkeypatch, settings):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    from incidents import checks
+
+    assert checks.embedding_packages() == []  # installed with the project
+    monkeypatch.setattr(embedding, "missing_packages", lambda: ["onnxruntime"])
+    (warning,) = checks.embedding_packages()
+    assert warning.id == "incidents.W001" and "onnxruntime" in warning.msg
+    with pytest.raises(SystemCheckError, match=r"incidents\.W001"):
+        call_command("check", fail_level="WARNING")
+    settings.DEDUP_EMBEDDING = "none"  # turned off on purpose: nothing to warn about
+    assert checks.embedding_packages() == []
+
+
+def test_missing_packages_finds_what_cannot_be_imported(monkeypatch):
+    monkeypatch.setattr(embedding, "PACKAGES", ("onnxruntime", "no_such_package_ic"))
+    assert embedding.missing_packages() == ["no_such_package_ic"]
