@@ -25,29 +25,37 @@ def dedup_run(report_id: int) -> DedupResult | None:
     if result.state == DedupResult.State.DONE and result.engine_version == engine.ENGINE_VERSION:
         return result
     if not created:
-        DedupResult.objects.filter(pk=result.pk).update(attempts=result.attempts + 1)
+        result.attempts += 1
+        DedupResult.objects.filter(pk=result.pk).update(attempts=result.attempts)
     excluded = set(
         PairVerdict.objects.filter(report=report, verdict=PairVerdict.Verdict.DIFFERENT).values_list(
             "incident_id", flat=True
         )
     )
     match = engine.match_report(report, exclude_incident_ids=excluded)
-    with transaction.atomic():
-        result = DedupResult.objects.select_for_update().get(pk=result.pk)
-        if result.state == DedupResult.State.DONE and result.engine_version == engine.ENGINE_VERSION:
-            return result  # another run finished first
-        best = match.candidates[0] if match.candidates else None
-        result.decision = match.decision
-        result.incident_id = best.incident_id if best else None
-        result.score = best.score if best else None
-        result.candidates = [
+    best = match.candidates[0] if match.candidates else None
+    done = {
+        "decision": match.decision,
+        "incident_id": best.incident_id if best else None,
+        "score": best.score if best else None,
+        "candidates": [
             {"incident": c.incident_id, "score": round(c.score, 4), "reasons": c.reasons} for c in match.candidates
-        ]
-        result.engine_version = engine.ENGINE_VERSION
-        result.state = DedupResult.State.DONE
-        result.error = ""
-        result.finished = timezone.now()
-        result.save()
+        ],
+        "engine_version": engine.ENGINE_VERSION,
+        "state": DedupResult.State.DONE,
+        "error": "",
+        "finished": timezone.now(),
+    }
+    with transaction.atomic():
+        # One statement both locks the row and checks that no other run finished first: the
+        # update waits for a run writing the row, then re-reads it (PostgreSQL's read committed).
+        unfinished = DedupResult.objects.filter(pk=result.pk).exclude(
+            state=DedupResult.State.DONE, engine_version=engine.ENGINE_VERSION
+        )
+        if not unfinished.update(**done):
+            return DedupResult.objects.get(pk=result.pk)  # another run finished first
+        for name, value in done.items():
+            setattr(result, name, value)
         if match.decision == DedupResult.Decision.AUTO_LINK and best is not None and not report.links.exists():
             services.report_link_auto(report=report, incident_id=best.incident_id, score=best.score)
     return result

@@ -77,6 +77,29 @@ def test_a_crash_in_the_middle_leaves_nothing_half_written(incident, monkeypatch
     assert DedupResult.objects.get(report=twin).attempts == 1
 
 
+def test_a_run_that_another_finished_first_changes_nothing(incident, monkeypatch):
+    report = same_article()
+    real_match = pipeline.engine.match_report
+    other: list[DedupResult] = []
+
+    def overtaken(report, **kwargs):
+        # While this run matches, another one finishes the report and links it.
+        monkeypatch.setattr(pipeline.engine, "match_report", real_match)
+        finished_first = pipeline.dedup_run(report.pk)
+        assert finished_first is not None
+        other.append(finished_first)
+        return real_match(report, **kwargs)
+
+    monkeypatch.setattr(pipeline.engine, "match_report", overtaken)
+    returned = pipeline.dedup_run(report.pk)
+    assert returned is not None
+    stored = DedupResult.objects.get(report=report)
+    assert stored.state == DedupResult.State.DONE and stored.decision == DedupResult.Decision.AUTO_LINK
+    assert stored.finished == other[0].finished == returned.finished  # the first to finish stands
+    assert state(report)[4] == [(incident.pk, "dedup", False)]  # linked once
+    assert stored.attempts == returned.attempts == 2
+
+
 def test_a_permanent_error_is_recorded_and_not_retried(incident, monkeypatch):
     report = same_article()
 
