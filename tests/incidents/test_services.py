@@ -52,6 +52,18 @@ def test_submit_stores_the_report_with_a_public_received_event(django_capture_on
     assert not DedupResult.objects.filter(report=report).exists()
 
 
+def test_submit_does_not_ask_whether_the_random_status_token_is_taken():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        report = services.report_submit(title="A chatbot lied", text="It did.")
+    assert queries.captured_queries and not [
+        q for q in queries.captured_queries if q["sql"].startswith("SELECT") and "status_token" in q["sql"]
+    ]
+    assert len(report.status_token) == 32
+
+
 def test_submit_refuses_a_title_that_is_too_long():
     with pytest.raises(ValidationError) as exc:
         services.report_submit(title="x" * 301, text="Too long.")
