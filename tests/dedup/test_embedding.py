@@ -60,12 +60,14 @@ def test_the_model_is_rewritten_once_with_int8_products(tmp_path, caplog, monkey
     filters = []
 
     class Counted(embedding._FromPackage):
-        dropped = 0
+        def __init__(self, folder):
+            super().__init__(folder)
+            self.dropped = 0
+            filters.append(self)
 
         def filter(self, record):
             kept = super().filter(record)
             self.dropped += not kept
-            filters.append(self)
             return kept
 
     monkeypatch.setattr(embedding, "_FromPackage", Counted)
