@@ -1,6 +1,10 @@
 """The index follows the links: idempotent, reversible, and rebuilt to the same state."""
 
+import json
+
 import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 from incidents.dedup import index, vectors
 from incidents.dedup.index_models import DedupIncident, DedupPosting, DedupTerm
@@ -171,3 +175,51 @@ def test_bulk_indexing_counts_terms_and_caps_postings_like_one_by_one(linked, mo
     assert {i for t, i in postings if t == "w:recall"} == {others[0].pk, others[1].pk}
     assert terms[index.INCIDENTS_KEY] == 4 and set(features) == {incident.pk, *(o.pk for o in others)}
     assert index.index_bulk(links) == 3 and state() == (terms, postings, features)  # again: no change
+
+
+def test_features_are_stored_as_text_and_read_back_unchanged(linked):
+    incident, first, second = linked
+    for report in (first, second):
+        index.index_report(report, incident.pk)
+    row = DedupIncident.objects.get(incident_id=incident.pk)
+    assert sorted(row.features["ids"]) == sorted([first.pk, second.pk])
+    raw = DedupIncident.objects.filter(pk=incident.pk).values_list("features", flat=True).query
+    with connection.cursor() as cursor:
+        cursor.execute(*raw.sql_with_params())
+        (stored,) = cursor.fetchone()
+    # The column holds the JSON text itself, and the model gives back exactly what it wrote.
+    assert isinstance(stored, str) and json.loads(stored) == row.features
+    row.save()
+    assert DedupIncident.objects.get(incident_id=incident.pk).features == row.features
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_an_index_written_as_jsonb_moves_to_text_unchanged():
+    incident = IncidentFactory.create()
+    report = ReportFactory.create(title="Chatbot tells user to eat glue on pizza")
+    link(report, incident)
+    index.index_report(report, incident.pk)
+    expected = DedupIncident.objects.get(incident_id=incident.pk).features
+    executor = MigrationExecutor(connection)
+    executor.migrate([("incidents", "0009_dedup_incident_vector")])
+    try:
+        with connection.cursor() as cursor:
+            # On PostgreSQL the column is jsonb again (SQLite keeps JSON as text either way).
+            cursor.execute("SELECT features FROM incidents_dedupincident WHERE incident_id = %s", [incident.pk])
+            (old,) = cursor.fetchone()
+        assert json.loads(old) == expected
+        assert column_type() == ("jsonb" if connection.vendor == "postgresql" else "text")
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    assert column_type() == "text"
+    assert DedupIncident.objects.get(incident_id=incident.pk).features == expected
+
+
+def column_type() -> str:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_typeof(features)::text FROM incidents_dedupincident LIMIT 1")
+        else:
+            cursor.execute("SELECT typeof(features) FROM incidents_dedupincident LIMIT 1")
+        return str(cursor.fetchone()[0])
