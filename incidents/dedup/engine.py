@@ -397,8 +397,9 @@ def reranked(values_list: list[dict[str, float]], ranks: list[float], order: lis
     return [top[j] for j in sorted(range(len(top)), key=lambda j: -z[j])] + order[RERANK_TOP:]
 
 
-def score(scored: list[tuple[int, dict[str, float]]]) -> list[tuple[int, float, float]]:
-    """(incident id, probability, rank score) of each candidate, best first.
+def score(scored: list[tuple[int, dict[str, float]]], limit: int | None = None) -> list[tuple[int, float, float]]:
+    """(incident id, probability, rank score) of each candidate, best first; of the first
+    ``limit`` only, when given (the decision model then judges those alone: the same numbers).
 
     The order is the re-ranker's over the rank model's first ``RERANK_TOP`` (a report at
     the same address first); the probability is the decision model's, judged in the rank
@@ -408,21 +409,21 @@ def score(scored: list[tuple[int, dict[str, float]]]) -> list[tuple[int, float, 
     best-ranked candidates only, and recall@1 and @5 fell by 0.01-0.03."""
     values_list = [values for _id, values in scored]
     rows = judged(values_list)
-    probabilities = DECISION_MODEL.probabilities([inputs for _i, inputs, _rank in rows])
-    by_index = {i: (rank, p) for (i, _inputs, rank), p in zip(rows, probabilities, strict=True)}
-    ranks = [by_index[i][0] for i in range(len(values_list))]
-    ranked = []
-    for i in reranked(values_list, ranks, [i for i, _inputs, _rank in rows]):
-        rank, p = by_index[i]
-        incident_id, values = scored[i]
-        certain = bool(values["same_url"])
-        ranked.append((not certain, incident_id, max(p, SAME_URL_SCORE) if certain else p, rank))
-    ranked.sort(key=lambda row: row[0])  # stable: the rank order within each group
+    inputs_of = {i: inputs for i, inputs, _rank in rows}
+    ranks = [0.0] * len(values_list)
+    for i, _inputs, rank in rows:
+        ranks[i] = rank
+    order = reranked(values_list, ranks, [i for i, _inputs, _rank in rows])
+    # Stable: the rank order within each group, a report at the same address first.
+    order.sort(key=lambda i: not values_list[i]["same_url"])
+    order = order[:limit] if limit is not None else order
+    probabilities = DECISION_MODEL.probabilities([inputs_of[i] for i in order])
     out = []
     ceiling = 1.0
-    for _uncertain, incident_id, p, rank in ranked:
-        ceiling = min(p, ceiling)
-        out.append((incident_id, ceiling, rank))
+    for i, p in zip(order, probabilities, strict=True):
+        incident_id, values = scored[i]
+        ceiling = min(max(p, SAME_URL_SCORE) if values["same_url"] else p, ceiling)
+        out.append((incident_id, ceiling, ranks[i]))
     return out
 
 
@@ -519,7 +520,7 @@ def match_features(
     reasons_of = {incident_id: reasons for incident_id, _values, reasons in found}
     return [
         Candidate(incident_id=incident_id, score=round(p, 4), reasons=reasons_of[incident_id])
-        for incident_id, p, _rank in score([(incident_id, values) for incident_id, values, _reasons in found])[:limit]
+        for incident_id, p, _rank in score([(incident_id, values) for incident_id, values, _reasons in found], limit)
     ]
 
 

@@ -4,6 +4,7 @@ import datetime
 import json
 import math
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -221,6 +222,19 @@ def test_the_same_article_is_certain_whatever_the_other_signals():
     weak_but_same_article = _values(same_url=1.0, semantic_max=0.2)
     scored = engine.score([(1, weak_but_same_article), (2, _values(**STRONG))])
     assert {i: p for i, p, _rank in scored}[1] >= engine.SAME_URL_SCORE
+
+
+def test_scoring_the_first_few_gives_the_numbers_of_scoring_all():
+    rng = random.Random(3)
+    many = [
+        (n, _values(**{name: rng.random() for name in ("text_max", "coverage", "semantic_max", "semantic_2")}))
+        for n in range(40)
+    ]
+    many.append((99, _values(same_url=1.0, semantic_max=0.1)))
+    everything = engine.score(many)
+    assert engine.score(many, 10) == everything[:10]
+    assert everything[0][0] == 99  # the same article first, then the re-ranked order
+    assert engine.score(many, 0) == []
 
 
 def test_no_candidates_score_nothing():
