@@ -8,7 +8,8 @@
    indexed query), plus the
    ``SEMANTIC_CANDIDATES`` incidents nearest in meaning (``vectors``: the cosine
    with each incident's mean embedding), which find repeats written in other words.
-3. Each of at most ``MAX_SCORED`` candidates is scored from the features stored
+3. Each of at most ``MAX_SCORED`` candidates (from the postings, the best by postings score
+   and closeness to the incident's mean vector, ``to_score``) is scored from the features stored
    for it (one query for all): text similarity (idf-weighted cosine), semantic
    similarity, date gaps, shared entities, same address, same publisher. A
    rank model orders the candidates and a re-ranker reorders its first
@@ -40,7 +41,7 @@ from .candidates import IncidentFeatures
 from .index_models import DedupIncident, DedupPosting
 from .text import phrase_text
 
-ENGINE_VERSION = "2026.12-9"
+ENGINE_VERSION = "2026.12-10"
 MAX_CANDIDATES = 10
 # Incidents fetched from the postings, and scored in Python.
 MAX_FETCHED = 200
@@ -50,6 +51,11 @@ MAX_SCORED = 100
 # "Semantic candidates and the re-ranker": on fitting seed 1, truth-linked, a right incident
 # among the scored candidates for 616 of the 652 repeats without them, 625 with them).
 SEMANTIC_CANDIDATES = 20
+# Which MAX_SCORED of the MAX_FETCHED incidents from the postings are scored: the best by postings
+# score (scaled to the best one's) plus this times the cosine of the report's embedding with the
+# incident's mean vector, which every process holds (``vectors.cosines``; engine 2026.12-10: 0.5,
+# the postings score alone before; docs/dedup.md, "Which fetched incidents are scored").
+PREFILTER_SEMANTIC = 0.5
 # Rarest terms of the report used to look up candidates.
 MAX_LOOKUP_TERMS = 40
 # Postings a lookup reads at most: the rarest terms are taken until their document frequencies
@@ -491,6 +497,19 @@ def lookup_terms(terms: Collection[str], dfs: dict[str, int], idfs: dict[str, fl
     return lookup
 
 
+def to_score(fetched: list[tuple[int, float]], vec: str | None) -> list[int]:
+    """The ``MAX_SCORED`` of the incidents from the postings (id, postings score; best first) to
+    score: by postings score scaled to the best, plus ``PREFILTER_SEMANTIC`` times the cosine of
+    ``vec`` with the incident's mean vector (after ``vectors.nearest``, which loads them). A
+    stable sort: equal keys keep the postings' order."""
+    if len(fetched) <= MAX_SCORED or not PREFILTER_SEMANTIC:
+        return [i for i, _w in fetched[:MAX_SCORED]]
+    cosines = vectors.cosines(vec, [i for i, _w in fetched])
+    best = fetched[0][1] or 1.0
+    order = sorted(fetched, key=lambda iw: -(iw[1] / best + PREFILTER_SEMANTIC * cosines.get(iw[0], 0.0)))
+    return [i for i, _w in order[:MAX_SCORED]]
+
+
 def candidate_signals(
     query: index.ReportFeatures, *, exclude_incident_ids: Collection[int] = ()
 ) -> list[tuple[int, dict[str, float], dict[str, Any]]]:
@@ -503,10 +522,11 @@ def candidate_signals(
     probe = Probe.of(query, idfs)
     lookup = lookup_terms(all_terms, dfs, idfs)
     excluded = set(exclude_incident_ids)
-    fetched = [i for i, _w in _postings(lookup, MAX_FETCHED) if i not in excluded]
+    fetched = [(i, w) for i, w in _postings(lookup, MAX_FETCHED) if i not in excluded]
     same_url = _same_url_incidents(query) - excluded
     near = [i for i, _cos in vectors.nearest(query.vec, SEMANTIC_CANDIDATES + len(excluded)) if i not in excluded]
-    wanted = list(dict.fromkeys([*sorted(same_url), *near[:SEMANTIC_CANDIDATES], *fetched[:MAX_SCORED]]))
+    kept = to_score(fetched, query.vec)
+    wanted = list(dict.fromkeys([*sorted(same_url), *near[:SEMANTIC_CANDIDATES], *kept]))
     found = candidates.features(wanted)
     # In the order above, not the database's: equal scores keep it, so runs repeat exactly.
     return [(i, *signals(probe, found[i], same_url=i in same_url)) for i in wanted if i in found]

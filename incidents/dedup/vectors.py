@@ -169,6 +169,23 @@ def nearest(vec: str | None, k: int) -> list[tuple[int, float]]:
         return _search(m, embedding.decode(vec), k)
 
 
+def cosines(vec: str | None, incident_ids: list[int]) -> dict[int, float]:
+    """The cosine of ``vec`` with each of ``incident_ids``' vectors as loaded (call after ``nearest``)."""
+    if not vec or not incident_ids:
+        return {}
+    import numpy as np
+
+    with _lock:
+        m = _matrix
+        if m.ids is None:
+            return {}
+        known = [(i, m.where[i]) for i in incident_ids if i in m.where]
+        if not known:
+            return {}
+        values = m.rows[np.array([at for _i, at in known])] @ embedding.decode(vec)
+        return {i: float(v) for (i, _at), v in zip(known, values, strict=True)}
+
+
 def _search(m: _Matrix, q: Any, k: int) -> list[tuple[int, float]]:
     import numpy as np
 

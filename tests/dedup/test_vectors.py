@@ -134,3 +134,28 @@ def test_a_catalogue_past_coarse_from_is_searched_through_the_projection(catalog
     assert vectors._matrix.basis is not None
     retold_id, _retold = indexed(RETOLD)  # read by the next lookup, and projected
     assert vectors.nearest(query(RETOLD).vec, 1)[0][0] == retold_id
+
+
+def test_cosines_are_those_of_the_nearest_search(catalogue):
+    vec = query(RETOLD).vec
+    nearest = dict(vectors.nearest(vec, 5))
+    cosines = vectors.cosines(vec, [*catalogue.values(), 987_654])
+    assert set(cosines) == set(catalogue.values())  # an incident not indexed has none
+    # nearest returns only positive cosines; cosines gives every indexed incident's.
+    assert {i: cosines[i] for i in nearest} == pytest.approx(nearest, abs=1e-6)
+    assert max(cosines, key=cosines.__getitem__) == catalogue["deepfake"]
+    assert vectors.cosines(None, list(catalogue.values())) == {}
+
+
+def test_the_postings_candidates_kept_are_those_near_in_meaning_too(catalogue, monkeypatch):
+    monkeypatch.setattr(engine, "MAX_SCORED", 2)
+    vectors.nearest(query(RETOLD).vec, 1)  # loads the vectors
+    others = [catalogue[f"other{n}"] for n in range(3)]
+    # The deepfake incident last by postings score, but close in meaning to the report.
+    fetched = [(others[0], 10.0), (others[1], 9.8), (others[2], 9.7), (catalogue["deepfake"], 9.0)]
+    kept = engine.to_score(fetched, query(RETOLD).vec)
+    assert len(kept) == 2 and catalogue["deepfake"] in kept
+    # Without the semantic weight, or with room for every incident, the postings' order.
+    assert engine.to_score(fetched[:2], query(RETOLD).vec) == others[:2]
+    monkeypatch.setattr(engine, "PREFILTER_SEMANTIC", 0.0)
+    assert engine.to_score(fetched, query(RETOLD).vec) == others[:2]
