@@ -177,8 +177,6 @@ def cosines(vec: str | None, incident_ids: list[int]) -> dict[int, float]:
 
     with _lock:
         m = _matrix
-        if m.ids is None:
-            return {}
         known = [(i, m.where[i]) for i in incident_ids if i in m.where]
         if not known:
             return {}
