@@ -41,7 +41,7 @@ from .candidates import IncidentFeatures
 from .index_models import DedupIncident, DedupPosting
 from .text import phrase_text
 
-ENGINE_VERSION = "2026.12-10"
+ENGINE_VERSION = "2026.12-11"
 MAX_CANDIDATES = 10
 # Incidents fetched from the postings, and scored in Python.
 MAX_FETCHED = 200
@@ -76,19 +76,19 @@ SIZE_PRIOR = 1.0
 #    candidates, fitted to put the right incident first), so only differences between
 #    candidates count and it has no bias.
 RANK_WEIGHTS: dict[str, float] = {
-    "text_max": -3.013,
-    "coverage": 0.155,
-    "semantic_max": 3.17,
-    "semantic_2": 1.255,
-    "semantic_top3": 3.555,
-    "semantic_mean": 2.757,
-    "log_gap": -0.277,
-    "log_median_gap": -0.535,
-    "entities": 0.118,
-    "entities_differ": -1.375,
-    "specific_missed": -1.779,
-    "same_domain": 0.494,
-    "log_reports": -0.789,
+    "text_max": -2.143,
+    "coverage": -0.144,
+    "semantic_max": 1.987,
+    "semantic_2": 1.883,
+    "semantic_top3": 3.437,
+    "semantic_mean": 3.415,
+    "log_gap": -0.263,
+    "log_median_gap": -0.496,
+    "entities": -0.027,
+    "entities_differ": -1.699,
+    "specific_missed": -2.064,
+    "same_domain": 0.431,
+    "log_reports": -0.881,
 }
 # 2. The decision model turns a candidate's rank score, its lead over the best other
 #    candidate and its own signals (``decision_inputs``) into the probability that it is the

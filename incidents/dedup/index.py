@@ -34,7 +34,7 @@ from . import embedding, vectors
 from .entities import mention_keys
 from .index_models import DedupIncident, DedupPosting, DedupTerm
 from .text import terms as text_terms
-from .urls import canonical_url
+from .urls import canonical_url, slug_words
 
 MAX_POSTINGS = 2000
 MAX_REPORTS_KEPT = 12
@@ -80,8 +80,10 @@ class ReportFeatures:
 
 
 def report_text(report: Report) -> tuple[str, str]:
-    """(title, the rest) of a report as the engine reads it."""
-    rest = " ".join(part for part in (report.text, report.ai_system, report.harm) if part)
+    """(title, the rest) of a report as the engine reads it: the rest ends with the words of
+    its address's slug (``urls.slug_words``; engine 2026.12-11)."""
+    slug = slug_words(report.canonical_url or report.source_url)
+    rest = " ".join(part for part in (report.text, report.ai_system, report.harm, slug) if part)
     return report.title or "", rest
 
 

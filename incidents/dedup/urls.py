@@ -160,3 +160,27 @@ def canonical_url(url: str) -> str:
     params = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if _keep_param(k, v)]
     query = urlencode(sorted(params))
     return f"https://{host}{_clean_path(path)}" + (f"?{query}" if query else "")
+
+
+# Path words that say where a page sits on a site, never what it is about.
+SLUG_NOISE = frozenset({"html", "htm", "php", "asp", "aspx", "cms", "amp", "index", "article", "articles", "story"})
+SLUG_PIECES = re.compile(r"[-_+.]+")
+
+
+def slug_words(url: str) -> str:
+    """The words of an address's slug ("/2023/05/ai-voice-clone-scam-call.html" -> "voice clone
+    scam call"): a headline in other words, often, and the only words but the title of a
+    report that has no summary. Only a path segment of three or more words counts (not
+    "/technology/" or an id); numbers are left out (the date is a signal of its own), and
+    so are Latin words of one or two letters."""
+    try:
+        path = urlsplit(url or "").path
+    except ValueError:
+        return ""
+    path = unquote(path) if "%" in path else path
+    found: list[str] = []
+    for segment in path.split("/"):
+        pieces = [p for p in SLUG_PIECES.split(segment) if p.isalpha()]
+        if len(pieces) >= 3:
+            found += [p for p in pieces if (len(p) > 2 or not p.isascii()) and p.lower() not in SLUG_NOISE]
+    return " ".join(found)

@@ -5,6 +5,8 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
+from incidents.dedup import benchmark, text
+from incidents.dedup.urls import slug_words
 from incidents.models import Report
 
 from ..factories import ReportFactory
@@ -182,3 +184,20 @@ def test_metrics_give_the_recall_of_repeats_with_a_summary_apart():
     assert numbers["repeats_with_text"] == 2
     assert numbers["recall_at_1_with_text"] == 0.5
     assert numbers["recall_at_5_with_text"] == 0.5
+
+
+def test_generated_reports_have_addresses_with_slugs_as_news_sites_give():
+    titles = rows(
+        (1, 1, "Robot vacuum cleaner photographs private homes secretly", "u"),
+        (2, 2, "Chatbot invents fictitious court cases lawyers cited", "v"),
+    )
+    history = [json.loads(line) for line in titles.splitlines()]
+    generated = list(benchmark.synthetic_rows(history, 200))
+    assert len(generated) == 200
+    slugs = [text.words(slug_words(row["url"])) for row in generated]
+    assert all(slugs)
+    # Mostly the title's own words, as a headline's slug; some reports add a word it lacks.
+    assert all(len(set(slug) & set(text.words(row["title"]))) >= 3 for slug, row in zip(slugs, generated, strict=True))
+    adding = sum(bool(set(slug) - set(text.words(row["title"]))) for slug, row in zip(slugs, generated, strict=True))
+    assert 0.2 < adding / len(generated) < 0.8
+    assert len({row["url"] for row in generated}) == 200

@@ -93,6 +93,24 @@ def test_an_unrelated_report_looks_new(catalogue):
     assert match.decision == "new"
 
 
+def test_the_words_of_a_reports_address_count_when_its_title_says_little(catalogue):
+    """A title with no word of the incident's, and a slug that names it (engine 2026.12-11)."""
+    title = "Parents alarmed by what their children watch"
+    without = ReportFactory.create(title=title, text="", source_url="https://example.org/p/1234")
+    with_slug = ReportFactory.create(
+        title=title, text="", source_url="https://example.org/2018/02/youtube-kids-app-disturbing-videos"
+    )
+    phrases = {
+        report.pk: {c.incident_id: c.reasons["matching_phrases"] for c in engine.match_report(report).candidates}.get(
+            catalogue["kids"].pk, []
+        )
+        for report in (without, with_slug)
+    }
+    assert phrases[without.pk] == []
+    assert "youtube kid" in phrases[with_slug.pk]
+    assert engine.match_report(with_slug).candidates[0].incident_id == catalogue["kids"].pk
+
+
 def test_incidents_marked_not_a_duplicate_are_never_suggested(catalogue):
     report = ReportFactory.create(title="Uber self-driving car kills pedestrian in Arizona", text="")
     match = engine.match_report(report, exclude_incident_ids={catalogue["uber"].pk})

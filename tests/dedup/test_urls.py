@@ -2,7 +2,7 @@
 
 import pytest
 
-from incidents.dedup.urls import canonical_url
+from incidents.dedup.urls import canonical_url, slug_words
 
 ARTICLE = "https://theguardian.com/technology/2023/feb/17/bing-chatbot-unhinged"
 
@@ -62,3 +62,34 @@ def test_path_case_is_kept_and_host_case_is_not():
 def test_empty_or_broken_values_give_an_empty_or_plain_string(value):
     assert isinstance(canonical_url(value), str)
     assert canonical_url("") == ""
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        (ARTICLE, "bing chatbot unhinged"),
+        (
+            "https://www.dailymail.co.uk/sciencetech/article-5358365/YouTube-Kids-app-showing-disturbing-videos.html",
+            "YouTube Kids app showing disturbing videos",
+        ),
+        ("https://example.org/news/2020/ai_voice_clone_scam_call.amp.html", "voice clone scam call"),
+        ("https://www.asahi.com/articles/%E9%A1%94-%E8%AA%8D%E8%A8%BC-%E8%AA%A4%E8%AA%8D", "顔 認証 誤認"),
+    ],
+)
+def test_the_words_of_a_slug_are_read_from_the_path(url, words):
+    assert slug_words(url) == words
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "https://example.org/",
+        "https://example.org/technology/2023/05/17/",
+        "https://example.org/article/12345?title=one-two-three",
+        "https://example.org/p/ab-cd-ef",
+        "http://[::1",
+    ],
+)
+def test_an_address_without_a_slug_gives_no_words(url):
+    assert slug_words(url) == ""
