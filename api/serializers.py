@@ -10,6 +10,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
+from drf_standardized_errors.openapi_serializers import ValidationErrorSerializer
 from rest_framework import serializers
 
 from incidents.models import Entity, Incident, Report
@@ -261,6 +262,13 @@ class ReportSubmitSerializer(serializers.Serializer):
     )
     contact_email = serializers.EmailField(required=False, allow_blank=True, help_text=_("Private; never shown."))
     consent = serializers.BooleanField(help_text=_("Must be true: the platform may review and publish it."))
+
+
+class IdempotencyKeyReusedSerializer(serializers.Serializer):
+    """The 422 of a POST whose ``Idempotency-Key`` was used for a different body (for the schema)."""
+
+    type = serializers.ChoiceField(choices=["client_error"])
+    errors = ValidationErrorSerializer(many=True)
 
 
 class ReportReceiptSerializer(serializers.Serializer):

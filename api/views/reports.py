@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,7 +20,12 @@ from .. import submission
 from ..authentication import api_key_of
 from ..filters import ReportApiFilter
 from ..permissions import CanSubmit
-from ..serializers import ReportReceiptSerializer, ReportSerializer, ReportSubmitSerializer
+from ..serializers import (
+    IdempotencyKeyReusedSerializer,
+    ReportReceiptSerializer,
+    ReportSerializer,
+    ReportSubmitSerializer,
+)
 from ..throttling import AnonThrottle, KeyThrottle, SubmitThrottle
 from .base import ApiViewMixin, CsvListMixin
 
@@ -55,7 +60,13 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     create=extend_schema(
         summary="Submit a report (API key with the “read and submit” scope)",
         request=ReportSubmitSerializer,
-        responses={201: ReportReceiptSerializer, 200: ReportReceiptSerializer},
+        responses={
+            201: ReportReceiptSerializer,
+            200: OpenApiResponse(ReportReceiptSerializer, description="A retried POST: the first answer again."),
+            422: OpenApiResponse(
+                IdempotencyKeyReusedSerializer, description="The Idempotency-Key was used for a different body."
+            ),
+        },
         parameters=[IDEMPOTENCY_HEADER],
     ),
 )

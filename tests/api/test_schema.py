@@ -47,6 +47,16 @@ def test_every_filter_and_field_is_described():
     assert {"hazards", "verification", "modified", "status"} <= set(incident)
 
 
+def test_every_answer_of_a_submission_is_documented():
+    """Found by the property-based run below: a reused Idempotency-Key's 422 was not in the schema."""
+    generated = SchemaGenerator().get_schema(request=None, public=True)
+
+    responses = generated["paths"]["/api/v1/reports/"]["post"]["responses"]
+    assert {"200", "201", "400", "401", "403", "422", "429"} <= set(responses)
+    reused = responses["422"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert set(generated["components"]["schemas"][reused]["properties"]) == {"type", "errors"}
+
+
 @pytest.fixture
 def fuzzing(settings, catalogue):
     """High rates, a key that may submit, and the database connection kept open between
