@@ -259,12 +259,13 @@ RATELIMIT_IP_META_KEY = os.environ.get("RATELIMIT_IP_META_KEY") or None
 # reports unlinked in cross-fitted replays of the fitting seeds (0.951; 0.81 gives
 # 0.9495). Kept for engine 2026.12-7: the same rule gave 0.8, which left 0.944 of
 # seed 3's first reports unlinked for 0.002 more F1 on the held-out seeds. Lower
-# values raise B-cubed F1 and auto-link more first reports. 0.3 is
+# values raise B-cubed F1 and auto-link more first reports. 0.25 is
 # the lowest value (in steps of 0.05) that puts no more first reports in front of
-# moderators than the engines before did (0.395 of them): 0.33 on the fitting
-# seeds, with about 0.6 of the missed repeats (docs/dedup.md).
+# moderators than the engines before did (0.395 of them): 0.380 on the fitting
+# seeds under engine 2026.12-12 (0.393 on the held-out ones), with about 0.7 of
+# the missed repeats (docs/dedup.md, "The suggest threshold"; 0.3 before).
 DEDUP_AUTO_LINK_THRESHOLD = float(os.environ.get("DEDUP_AUTO_LINK_THRESHOLD", "0.82"))
-DEDUP_SUGGEST_THRESHOLD = float(os.environ.get("DEDUP_SUGGEST_THRESHOLD", "0.3"))
+DEDUP_SUGGEST_THRESHOLD = float(os.environ.get("DEDUP_SUGGEST_THRESHOLD", "0.25"))
 # The public form's "Is it one of these?" shows published incidents scoring at least this:
 # the highest value tried that loses at most 5 % of the repeats the hints help at 0.02
 # (benchmarks/_dedup_hints.py, engine 2026.12-11; fitting seed 1, checked on seed 3):

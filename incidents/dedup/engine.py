@@ -41,7 +41,7 @@ from .candidates import IncidentFeatures
 from .index_models import DedupIncident, DedupPosting
 from .text import phrase_text
 
-ENGINE_VERSION = "2026.12-11"
+ENGINE_VERSION = "2026.12-12"
 MAX_CANDIDATES = 10
 # Incidents fetched from the postings, and scored in Python.
 MAX_FETCHED = 200
@@ -76,19 +76,19 @@ SIZE_PRIOR = 1.0
 #    candidates, fitted to put the right incident first), so only differences between
 #    candidates count and it has no bias.
 RANK_WEIGHTS: dict[str, float] = {
-    "text_max": -2.143,
-    "coverage": -0.144,
-    "semantic_max": 1.987,
-    "semantic_2": 1.883,
-    "semantic_top3": 3.437,
-    "semantic_mean": 3.415,
-    "log_gap": -0.263,
-    "log_median_gap": -0.496,
-    "entities": -0.027,
-    "entities_differ": -1.699,
-    "specific_missed": -2.064,
-    "same_domain": 0.431,
-    "log_reports": -0.881,
+    "text_max": -2.037,
+    "coverage": -0.338,
+    "semantic_max": 2.571,
+    "semantic_2": 1.868,
+    "semantic_top3": 3.642,
+    "semantic_mean": 2.684,
+    "log_gap": -0.29,
+    "log_median_gap": -0.487,
+    "entities": 0.188,
+    "entities_differ": -1.563,
+    "specific_missed": -1.965,
+    "same_domain": 0.414,
+    "log_reports": -0.941,
 }
 # 2. The decision model turns a candidate's rank score, its lead over the best other
 #    candidate and its own signals (``decision_inputs``) into the probability that it is the

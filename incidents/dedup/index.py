@@ -34,6 +34,7 @@ from . import embedding, vectors
 from .entities import mention_keys
 from .index_models import DedupIncident, DedupPosting, DedupTerm
 from .text import terms as text_terms
+from .text import words as text_words
 from .urls import canonical_url, slug_words
 
 MAX_POSTINGS = 2000
@@ -79,12 +80,27 @@ class ReportFeatures:
         }
 
 
+def _report_parts(report: Report) -> tuple[str, str, str]:
+    """(title, text, the words of its address's slug) of a report."""
+    text = " ".join(part for part in (report.text, report.ai_system, report.harm) if part)
+    return report.title or "", text, slug_words(report.canonical_url or report.source_url)
+
+
 def report_text(report: Report) -> tuple[str, str]:
     """(title, the rest) of a report as the engine reads it: the rest ends with the words of
     its address's slug (``urls.slug_words``; engine 2026.12-11)."""
-    slug = slug_words(report.canonical_url or report.source_url)
-    rest = " ".join(part for part in (report.text, report.ai_system, report.harm, slug) if part)
-    return report.title or "", rest
+    title, text, slug = _report_parts(report)
+    return title, " ".join(part for part in (text, slug) if part)
+
+
+def report_embedding_text(report: Report) -> str:
+    """The text of a report that is embedded: its title, then its text, then the words of its
+    slug that neither uses (most slugs repeat the title: its words again would lengthen the
+    text, and the time it takes to embed, for nothing; engine 2026.12-12)."""
+    title, text, slug = _report_parts(report)
+    used = set(text_words(f"{title} {text}"))
+    new = [word for word in slug.split() if not set(text_words(word)) <= used]
+    return embedding_text(title, " ".join(part for part in (text, " ".join(new)) if part))
 
 
 def report_date(report: Report) -> datetime.date | None:
@@ -128,7 +144,7 @@ def report_features_many(reports: Sequence[Report], vecs: Sequence[str | None] |
     texts = [report_text(report) for report in reports]
     entities = _lookup_entities(texts)
     if vecs is None:
-        vecs = embedding.embed([embedding_text(title, rest) for title, rest in texts])
+        vecs = embedding.embed([report_embedding_text(report) for report in reports])
     out = []
     for report, (title, rest), found, vec in zip(reports, texts, entities, vecs, strict=True):
         url = report.canonical_url or canonical_url(report.source_url)
@@ -410,7 +426,7 @@ def _embedded_ahead(
     with ThreadPoolExecutor(1, thread_name_prefix="embed-ahead") as pool:
         ahead = None
         for chunk in chunks:
-            job = pool.submit(embedding.embed, [embedding_text(*report_text(report)) for report, _incident in chunk])
+            job = pool.submit(embedding.embed, [report_embedding_text(report) for report, _incident in chunk])
             if ahead is not None:
                 yield ahead[0], ahead[1].result()
             ahead = (chunk, job)

@@ -223,3 +223,21 @@ def column_type() -> str:
         else:
             cursor.execute("SELECT typeof(features) FROM incidents_dedupincident LIMIT 1")
         return str(cursor.fetchone()[0])
+
+
+def test_a_report_is_read_with_its_slug_and_embedded_with_the_slug_words_it_lacks():
+    report = ReportFactory.build(
+        title="YouTube Kids app is still showing disturbing videos",
+        text="",
+        ai_system="",
+        harm="",
+        canonical_url="",
+        source_url="https://example.org/2018/02/moms-warn-disturbing-video-found-on-youtube-kids",
+    )
+
+    title, rest = index.report_text(report)
+    assert rest == "moms warn disturbing video found youtube kids"
+    # Its terms hold every slug word (stemmed), and the phrases the slug makes.
+    assert {"w:mom", "w:warn", "p:youtube kid", "p:found youtube"} <= set(index.text_terms(title, rest))
+    # The embedded text repeats none of the title's words: "video", "youtube" and "kids" are there.
+    assert index.report_embedding_text(report) == "YouTube Kids app is still showing disturbing videos. moms warn found"
