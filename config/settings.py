@@ -268,9 +268,9 @@ DEDUP_AUTO_LINK_THRESHOLD = float(os.environ.get("DEDUP_AUTO_LINK_THRESHOLD", "0
 DEDUP_SUGGEST_THRESHOLD = float(os.environ.get("DEDUP_SUGGEST_THRESHOLD", "0.25"))
 # The public form's "Is it one of these?" shows published incidents scoring at least this:
 # the highest value tried that loses at most 5 % of the repeats the hints help at 0.02
-# (benchmarks/_dedup_hints.py, engine 2026.12-11; fitting seed 1, checked on seed 3):
-# 0.743 / 0.722 of repeats helped, hints for 0.789 / 0.817 of first reports (0.15: 0.704 / 0.693
-# helped, 0.651 / 0.706 hinted; docs/dedup.md, "The public form's hints").
+# (benchmarks/_dedup_hints.py, engine 2026.12-12; fitting seed 1, checked on seed 3):
+# 0.743 / 0.741 of repeats helped, hints for 0.798 / 0.867 of first reports (0.15: 0.719 / 0.716
+# helped, 0.688 / 0.752 hinted; docs/dedup.md, "The public form's hints").
 DEDUP_HINT_THRESHOLD = float(os.environ.get("DEDUP_HINT_THRESHOLD", "0.1"))
 # Threads that embed reports in a bulk load (rebuild_dedup_index, the benchmark); one report is
 # always embedded on the calling thread. Unset: the cores this process may use, at most 4.

@@ -135,7 +135,7 @@ def _lookup_entities(texts_by_report: Sequence[Sequence[str]]) -> list[dict[int,
 
 
 def embedding_text(title: str, rest: str) -> str:
-    """The text of a report that is embedded (``report_text``'s two parts): its title, then the rest."""
+    """A title and the rest as one text to embed (``report_embedding_text``)."""
     return f"{title}. {rest}".strip(" .")
 
 
