@@ -10,7 +10,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
-from drf_standardized_errors.openapi_serializers import ValidationErrorSerializer
+from drf_standardized_errors.openapi_serializers import ClientErrorEnum, ValidationErrorSerializer
 from rest_framework import serializers
 
 from incidents.models import Entity, Incident, Report
@@ -267,7 +267,7 @@ class ReportSubmitSerializer(serializers.Serializer):
 class IdempotencyKeyReusedSerializer(serializers.Serializer):
     """The 422 of a POST whose ``Idempotency-Key`` was used for a different body (for the schema)."""
 
-    type = serializers.ChoiceField(choices=["client_error"])
+    type = serializers.ChoiceField(choices=ClientErrorEnum.choices)
     errors = ValidationErrorSerializer(many=True)
 
 

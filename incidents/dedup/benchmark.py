@@ -199,7 +199,12 @@ def synthetic_rows(history: list[dict[str, Any]], count: int, seed: int = 7) -> 
     addresses have slugs (since engine 2026.12-11, which reads them)."""
     rng = random.Random(seed)
     vocabulary = [w for row in history for w in (row.get("title") or "").split() if len(w) > 2]
-    slug_vocabulary = [w for w in (re.sub(r"[^a-z]", "", w.lower()) for w in vocabulary) if len(w) > 2]
+
+    def slug_of(words: list[str]) -> list[str]:
+        """The words as a slug spells them: lower case letters only, and no short ones."""
+        return [w for w in (re.sub(r"[^a-z]", "", w.lower()) for w in words) if len(w) > 2]
+
+    slug_vocabulary = slug_of(vocabulary)
     domains = [row.get("source_domain") or "example.org" for row in history]
     made = 0
     number = 0
@@ -213,7 +218,7 @@ def synthetic_rows(history: list[dict[str, Any]], count: int, seed: int = 7) -> 
             domain = rng.choice(domains)
             # An address with a slug, as most news sites give (93 % of the dev reports): some
             # of the title's words and, as often as not, a word or two the title does not use.
-            slug = [w for w in (re.sub(r"[^a-z]", "", w.lower()) for w in words[:6]) if len(w) > 2]
+            slug = slug_of(words[:6])
             if rng.random() < 0.5:
                 slug += rng.sample(slug_vocabulary, rng.randint(1, 2))
             made += 1

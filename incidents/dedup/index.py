@@ -86,21 +86,29 @@ def _report_parts(report: Report) -> tuple[str, str, str]:
     return report.title or "", text, slug_words(report.canonical_url or report.source_url)
 
 
+def _joined(*parts: str) -> str:
+    return " ".join(part for part in parts if part)
+
+
 def report_text(report: Report) -> tuple[str, str]:
     """(title, the rest) of a report as the engine reads it: the rest ends with the words of
     its address's slug (``urls.slug_words``; engine 2026.12-11)."""
     title, text, slug = _report_parts(report)
-    return title, " ".join(part for part in (text, slug) if part)
+    return title, _joined(text, slug)
+
+
+def _embedded_text(title: str, text: str, slug: str) -> str:
+    """The title, then the text, then the words of the slug that neither uses (most slugs
+    repeat the title: its words again would lengthen the text, and the time it takes to
+    embed, for nothing; engine 2026.12-12)."""
+    used = set(text_words(f"{title} {text}"))
+    new = [word for word in slug.split() if not set(text_words(word)) <= used]
+    return embedding_text(title, _joined(text, " ".join(new)))
 
 
 def report_embedding_text(report: Report) -> str:
-    """The text of a report that is embedded: its title, then its text, then the words of its
-    slug that neither uses (most slugs repeat the title: its words again would lengthen the
-    text, and the time it takes to embed, for nothing; engine 2026.12-12)."""
-    title, text, slug = _report_parts(report)
-    used = set(text_words(f"{title} {text}"))
-    new = [word for word in slug.split() if not set(text_words(word)) <= used]
-    return embedding_text(title, " ".join(part for part in (text, " ".join(new)) if part))
+    """The text of a report that is embedded (``_embedded_text``)."""
+    return _embedded_text(*_report_parts(report))
 
 
 def report_date(report: Report) -> datetime.date | None:
@@ -141,10 +149,11 @@ def embedding_text(title: str, rest: str) -> str:
 
 def report_features_many(reports: Sequence[Report], vecs: Sequence[str | None] | None = None) -> list[ReportFeatures]:
     """The features of each report; ``vecs``, when given, are their embeddings, computed already."""
-    texts = [report_text(report) for report in reports]
+    parts = [_report_parts(report) for report in reports]
+    texts = [(title, _joined(text, slug)) for title, text, slug in parts]
     entities = _lookup_entities(texts)
     if vecs is None:
-        vecs = embedding.embed([report_embedding_text(report) for report in reports])
+        vecs = embedding.embed([_embedded_text(*part) for part in parts])
     out = []
     for report, (title, rest), found, vec in zip(reports, texts, entities, vecs, strict=True):
         url = report.canonical_url or canonical_url(report.source_url)
