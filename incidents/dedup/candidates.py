@@ -110,8 +110,7 @@ def features(incident_ids: Iterable[int]) -> dict[int, IncidentFeatures]:
     wanted = list(dict.fromkeys(incident_ids))
     if not wanted:
         return {}
-    rows = DedupIncident.objects.filter(incident_id__in=wanted).exclude(incident__status=Incident.Status.MERGED)
-    stamps = dict(rows.values_list("incident_id", "modified"))
+    stamps = _stamps(wanted)
     with _lock:
         if _kept.alias != connection.alias:
             _kept = _Kept(alias=connection.alias)
@@ -143,6 +142,30 @@ def features(incident_ids: Iterable[int]) -> dict[int, IncidentFeatures]:
         _kept.asked += len(out)
         _kept.read += len(fetched)
     return out
+
+
+def _stamps(incident_ids: list[int]) -> dict[int, datetime.datetime]:
+    """The ``modified`` stamp of each of ``incident_ids`` that is indexed and not merged away.
+
+    On PostgreSQL in SQL of our own with one array parameter: the ORM's query, with a
+    placeholder for each of a report's hundred-odd candidates, took about 6 ms of Python per
+    match against 3 (docs/dedup.md, "The task's own writes")."""
+    if connection.vendor != "postgresql":
+        rows = DedupIncident.objects.filter(incident_id__in=incident_ids).exclude(
+            incident__status=Incident.Status.MERGED
+        )
+        return dict(rows.values_list("incident_id", "modified"))
+    quote = connection.ops.quote_name
+    dedup, incidents = quote(DedupIncident._meta.db_table), quote(Incident._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT d.incident_id, d.modified FROM {dedup} d JOIN {incidents} i ON i.id = d.incident_id
+            WHERE d.incident_id = ANY(%s) AND i.status <> %s
+            """,  # noqa: S608 - the names are ours, the values parameters
+            [incident_ids, Incident.Status.MERGED],
+        )
+        return dict(cursor.fetchall())
 
 
 def read_share() -> float | None:

@@ -34,7 +34,7 @@ import numpy as np
 from django.conf import settings
 from django.db import connection
 
-from incidents.models import Incident, Report, ReportIncidentLink
+from incidents.models import Incident, PairVerdict, Report, ReportIncidentLink
 
 from . import candidates, embedding, index, vectors
 from .candidates import IncidentFeatures
@@ -545,9 +545,12 @@ def match_features(
 
 
 def match_report(report: Report, *, exclude_incident_ids: Collection[int] = ()) -> Match:
-    """The incidents ``report`` may describe, best first, and what to do about it."""
-    own = set(ReportIncidentLink.objects.filter(report=report).values_list("incident_id", flat=True))
-    candidates = match_features(index.report_features(report), exclude_incident_ids={*exclude_incident_ids, *own})
+    """The incidents ``report`` may describe, best first, and what to do about it: never one it
+    is linked to already, nor one a moderator said it is not (the pair memory)."""
+    own = ReportIncidentLink.objects.filter(report=report).values_list("incident_id", flat=True)
+    different = PairVerdict.objects.filter(report=report, verdict=PairVerdict.Verdict.DIFFERENT)
+    excluded = {*exclude_incident_ids, *own.union(different.values_list("incident_id", flat=True))}  # one query
+    candidates = match_features(index.report_features(report), exclude_incident_ids=excluded)
     return Match(candidates=candidates, decision=decide(candidates[0].score if candidates else None))
 
 

@@ -344,7 +344,7 @@ def _merge_into(data: dict[str, Any], feats: ReportFeatures, norm: float) -> lis
     return new_terms
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # callers inside a transaction let its errors undo it whole
 def index_report(report: Report, incident_id: int) -> None:
     """Add ``report`` to the features and postings of ``incident_id`` (no-op if already there)."""
     # One read of the (often large) row when it exists; get_or_create only for a new

@@ -5,11 +5,11 @@ of the current engine version is not redone."""
 
 import logging
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from incidents import services
-from incidents.models import DedupResult, PairVerdict, Report
+from incidents.models import DedupResult, Report
 
 from . import engine
 
@@ -17,22 +17,18 @@ logger = logging.getLogger(__name__)
 
 
 def dedup_run(report_id: int) -> DedupResult | None:
-    report = Report.objects.filter(pk=report_id).first()
+    # The report and its result, if a run before this one made it, in one query.
+    report = Report.objects.select_related("dedup").filter(pk=report_id).first()
     if report is None:
         return None  # deleted since it was queued
     # A first run counts its attempt as it creates the row; a run after it, with an update.
-    result, created = DedupResult.objects.get_or_create(report=report, defaults={"attempts": 1})
+    result, created = _result_of(report)
     if result.state == DedupResult.State.DONE and result.engine_version == engine.ENGINE_VERSION:
         return result
     if not created:
         result.attempts += 1
         DedupResult.objects.filter(pk=result.pk).update(attempts=result.attempts)
-    excluded = set(
-        PairVerdict.objects.filter(report=report, verdict=PairVerdict.Verdict.DIFFERENT).values_list(
-            "incident_id", flat=True
-        )
-    )
-    match = engine.match_report(report, exclude_incident_ids=excluded)
+    match = engine.match_report(report)  # leaves out the incidents a moderator said it is not
     best = match.candidates[0] if match.candidates else None
     done = {
         "decision": match.decision,
@@ -59,6 +55,20 @@ def dedup_run(report_id: int) -> DedupResult | None:
         if match.decision == DedupResult.Decision.AUTO_LINK and best is not None and not report.links.exists():
             services.report_link_auto(report=report, incident_id=best.incident_id, score=best.score)
     return result
+
+
+def _result_of(report: Report) -> tuple[DedupResult, bool]:
+    """(the report's result, whether this run created it). ``get_or_create`` without its
+    first query, which ``dedup_run``'s read of the report has answered already."""
+    try:
+        return report.dedup, False
+    except DedupResult.DoesNotExist:
+        pass
+    try:
+        with transaction.atomic():
+            return DedupResult.objects.create(report=report, attempts=1), True
+    except IntegrityError:  # another run created it since
+        return DedupResult.objects.get(report=report), False
 
 
 def dedup_fail(report_id: int, error: str) -> None:

@@ -15,7 +15,7 @@ from incidents import services
 from incidents.dedup import engine, index
 from incidents.dedup.entities import find_entities, mention_keys
 from incidents.dedup.urls import canonical_url
-from incidents.models import Incident, Report
+from incidents.models import Incident, PairVerdict, Report
 
 from ..factories import EntityFactory, IncidentFactory, ReportFactory, link
 
@@ -113,8 +113,13 @@ def test_the_words_of_a_reports_address_count_when_its_title_says_little(catalog
 
 def test_incidents_marked_not_a_duplicate_are_never_suggested(catalogue):
     report = ReportFactory.create(title="Uber self-driving car kills pedestrian in Arizona", text="")
+    assert engine.match_report(report).candidates[0].incident_id == catalogue["uber"].pk
     match = engine.match_report(report, exclude_incident_ids={catalogue["uber"].pk})
     assert catalogue["uber"].pk not in [c.incident_id for c in match.candidates]
+
+    # A moderator's "not a duplicate" is remembered by match_report itself.
+    PairVerdict.objects.create(report=report, incident=catalogue["uber"], verdict=PairVerdict.Verdict.DIFFERENT)
+    assert catalogue["uber"].pk not in [c.incident_id for c in engine.match_report(report).candidates]
 
 
 def test_a_report_is_not_matched_to_the_incident_it_already_belongs_to(catalogue):

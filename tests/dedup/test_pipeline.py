@@ -136,3 +136,14 @@ def test_a_report_already_linked_by_a_moderator_is_not_auto_linked_elsewhere(inc
     tasks.dedup_report.apply(args=(report.pk,))
 
     assert list(report.links.values_list("incident_id", flat=True)) == [other.pk]
+
+
+def test_a_result_made_by_another_run_meanwhile_is_taken_not_made_twice(incident):
+    report = same_article()
+    read = Report.objects.select_related("dedup").get(pk=report.pk)  # as dedup_run reads it: no result yet
+    other = DedupResult.objects.create(report=report, attempts=1)  # the other run, meanwhile
+
+    result, created = pipeline._result_of(read)
+
+    assert (result.pk, created) == (other.pk, False)
+    assert DedupResult.objects.filter(report=report).count() == 1

@@ -72,6 +72,34 @@ def test_submit_refuses_a_title_that_is_too_long():
     assert Report.objects.count() == 0
 
 
+def test_submit_refuses_a_feed_item_stored_already_and_keeps_the_first(django_capture_on_commit_callbacks):
+    first = services.report_submit(title="Item 7", source_name="feed", external_id="7")
+
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(ValidationError) as exc:
+        services.report_submit(title="Item 7 again", source_name="feed", external_id="7")
+
+    assert "external_id" in exc.value.message_dict
+    assert list(Report.objects.values_list("pk", "title")) == [(first.pk, "Item 7")]
+    assert callbacks == []  # nothing queued for the refused one
+    # The same id from another source, and reports without one, are stored.
+    services.report_submit(title="Item 7 elsewhere", source_name="other", external_id="7")
+    services.report_submit(title="No id")
+    services.report_submit(title="No id either")
+    assert Report.objects.count() == 4
+
+
+def test_submit_checks_no_constraint_in_python_where_the_database_keeps_it():
+    """The report's one constraint is left to the database (see report_submit): a new
+    constraint on Report must be checked there as well before this test is changed."""
+    assert [c.name for c in Report._meta.constraints] == ["report_unique_external_id"]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        services.report_submit(title="From a feed", source_name="feed", external_id="8")
+    assert not [q for q in queries.captured_queries if '"_check"' in q["sql"]]
+
+
 def test_submit_refuses_bad_evidence_before_storing_anything():
     with pytest.raises(ValidationError):
         services.report_submit(title="Evil file", evidence_files=[SimpleUploadedFile("evil.png", EXE_BYTES)])
