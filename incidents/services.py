@@ -9,14 +9,14 @@ import datetime
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Model, Q
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -46,6 +46,8 @@ from .models import (
 )
 from .selectors import incident_follow_merges
 from .text import render_markdown
+
+M = TypeVar("M", bound=Model)
 
 User = AbstractBaseUser
 HARM_REQUIRED_SEVERITIES = {"incident", "serious-incident", "disaster"}
@@ -230,23 +232,28 @@ def report_reject(*, report: Report, actor: Any, reason: str) -> Report:
     return report
 
 
+def create_or_get(model: type[M], *, defaults: dict[str, Any] | None = None, **lookup: Any) -> tuple[M, bool]:
+    """``get_or_create`` the other way round, where a new row is the usual case: the INSERT
+    first (a query less), and the row is read only when ``lookup``'s unique key is taken."""
+    try:
+        with transaction.atomic():
+            return model._default_manager.create(**lookup, **(defaults or {})), True
+    except IntegrityError:
+        try:
+            return model._default_manager.get(**lookup), False
+        except model.DoesNotExist:  # type: ignore[attr-defined]
+            pass
+        raise  # not that key: the IntegrityError itself, as get_or_create does
+
+
 def _link_create(report: Report, incident: Incident, **defaults: Any) -> tuple[ReportIncidentLink, bool]:
     """Link a report to an incident (or to what it was merged into) once, and put
     the report in the deduplication index when the link is new."""
     incident = incident_follow_merges(incident)
-    # get_or_create the other way round: a new link is the usual case, so its INSERT comes
-    # first (a query less), and only a pair linked already is read.
-    try:
-        with transaction.atomic():
-            link = ReportIncidentLink.objects.create(report=report, incident=incident, **defaults)
-    except IntegrityError:
-        try:
-            return ReportIncidentLink.objects.get(report=report, incident=incident), False
-        except ReportIncidentLink.DoesNotExist:
-            pass
-        raise  # not the pair's constraint: the IntegrityError itself, as get_or_create does
-    dedup_index.index_report(report, link.incident_id)
-    return link, True
+    link, created = create_or_get(ReportIncidentLink, report=report, incident=incident, defaults=defaults)
+    if created:
+        dedup_index.index_report(report, link.incident_id)
+    return link, created
 
 
 def report_attach(*, report: Report, incident: Incident, actor: Any) -> ReportIncidentLink:

@@ -5,7 +5,7 @@ of the current engine version is not redone."""
 
 import logging
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from incidents import services
@@ -63,12 +63,7 @@ def _result_of(report: Report) -> tuple[DedupResult, bool]:
     try:
         return report.dedup, False
     except DedupResult.DoesNotExist:
-        pass
-    try:
-        with transaction.atomic():
-            return DedupResult.objects.create(report=report, attempts=1), True
-    except IntegrityError:  # another run created it since
-        return DedupResult.objects.get(report=report), False
+        return services.create_or_get(DedupResult, report=report, defaults={"attempts": 1})
 
 
 def dedup_fail(report_id: int, error: str) -> None:
