@@ -19,19 +19,20 @@ def report_received(report_id: int) -> str:
     """Acknowledge a new report once: e-mail the contact address, if any."""
     from .models import Report
 
-    now = timezone.now()
-    claimed = Report.objects.filter(pk=report_id, acknowledged_at__isnull=True).update(acknowledged_at=now)
-    if not claimed:
+    unacknowledged = Report.objects.filter(pk=report_id, acknowledged_at__isnull=True)
+    # Most reports (feeds, audits, the API) leave no address: one statement claims and settles them.
+    if unacknowledged.filter(contact_email="").update(acknowledged_at=timezone.now()):
+        return "no-address"
+    if not unacknowledged.update(acknowledged_at=timezone.now()):
         return "already-acknowledged"
     report = Report.objects.get(pk=report_id)
-    if report.contact_email:
-        context = {"report": report, "status_url": settings.SITE_URL + report.get_status_url()}
-        send_mail(
-            subject=render_to_string("incidents/email/received_subject.txt", context).strip(),
-            message=render_to_string("incidents/email/received.txt", context),
-            from_email=None,
-            recipient_list=[report.contact_email],
-        )
+    context = {"report": report, "status_url": settings.SITE_URL + report.get_status_url()}
+    send_mail(
+        subject=render_to_string("incidents/email/received_subject.txt", context).strip(),
+        message=render_to_string("incidents/email/received.txt", context),
+        from_email=None,
+        recipient_list=[report.contact_email],
+    )
     return "acknowledged"
 
 

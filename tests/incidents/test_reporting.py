@@ -389,6 +389,19 @@ def test_acknowledging_twice_sends_one_email():
 
 
 @pytest.mark.django_db
+def test_a_report_without_an_address_is_acknowledged_once_in_one_statement(django_assert_num_queries):
+    report = ReportFactory.create(contact_email="")
+
+    with django_assert_num_queries(1):
+        first = tasks.report_received(report.pk)
+    second = tasks.report_received(report.pk)
+
+    assert (first, second) == ("no-address", "already-acknowledged")
+    assert Report.objects.get(pk=report.pk).acknowledged_at is not None
+    assert mail.outbox == []
+
+
+@pytest.mark.django_db
 def test_rejecting_emails_the_reason_to_the_submitter(
     client, moderator, eager_tasks, django_capture_on_commit_callbacks
 ):
