@@ -308,9 +308,19 @@ def _remove_terms(incident_id: int, terms: list[str]) -> None:
 
 
 def _count_incidents(delta: int) -> None:
-    if delta:
-        DedupTerm.objects.get_or_create(term=INCIDENTS_KEY)
+    """Add ``delta`` to the number of indexed incidents: one upsert (PostgreSQL and SQLite). A
+    count that falls was counted before: its row is there (and the upsert's new row, with its
+    negative count, would fail the column's check even where the key is taken)."""
+    if delta < 0:
         DedupTerm.objects.filter(term=INCIDENTS_KEY).update(df=F("df") + delta)
+    elif delta:
+        table = connection.ops.quote_name(DedupTerm._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (term, df) VALUES (%s, %s) "  # noqa: S608 - the name is ours
+                f"ON CONFLICT (term) DO UPDATE SET df = {table}.df + EXCLUDED.df",
+                [INCIDENTS_KEY, delta],
+            )
 
 
 def indexed_incidents() -> int:
@@ -347,11 +357,11 @@ def _merge_into(data: dict[str, Any], feats: ReportFeatures, norm: float) -> lis
 @transaction.atomic(savepoint=False)  # callers inside a transaction let its errors undo it whole
 def index_report(report: Report, incident_id: int) -> None:
     """Add ``report`` to the features and postings of ``incident_id`` (no-op if already there)."""
-    # One read of the (often large) row when it exists; get_or_create only for a new
-    # incident, where it settles a race with another worker creating the same row.
+    # One read of the (often large) row when it exists. For a new incident an insert that
+    # leaves a row another worker made just now alone, then the row, locked, whoever made it.
     row = DedupIncident.objects.select_for_update().filter(incident_id=incident_id).first()
     if row is None:
-        DedupIncident.objects.get_or_create(incident_id=incident_id)
+        DedupIncident.objects.bulk_create([DedupIncident(incident_id=incident_id)], ignore_conflicts=True)
         row = DedupIncident.objects.select_for_update().get(incident_id=incident_id)
     data = row.features or {}
     if report.pk in data.get("ids", []):

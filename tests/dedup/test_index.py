@@ -158,6 +158,28 @@ def test_indexing_into_an_existing_incident_reads_its_row_once(linked):
     assert sorted(DedupIncident.objects.get(incident_id=incident.pk).features["ids"]) == [first.pk, second.pk]
 
 
+def test_a_new_incident_gets_its_row_and_its_count_in_one_statement_each(linked):
+    from django.test.utils import CaptureQueriesContext
+
+    incident, first, _second = linked
+    other = IncidentFactory.create()
+    report = ReportFactory.create(title="Chatbot tells a user to leave his wife")
+    link(report, other)
+    index.index_report(first, incident.pk)  # the count's row exists: the upsert adds to it
+    with CaptureQueriesContext(connection) as queries:
+        index.index_report(report, other.pk)
+    sqls = [q["sql"] for q in queries]
+    table = DedupIncident._meta.db_table
+    on_row = [s.split()[0].upper() for s in sqls if f'"{table}"' in s]
+    assert on_row == ["SELECT", "INSERT", "SELECT", "UPDATE"]  # none there; made; read locked; written
+    on_count = [s.split()[0].upper() for s in sqls if index.INCIDENTS_KEY in s]
+    assert on_count == ["SELECT", "INSERT"]  # read with the report's terms; one upsert
+    terms, _postings, features = state()
+    assert terms[index.INCIDENTS_KEY] == 2 and features[other.pk] == [report.pk]
+    index.unindex_report(report, other.pk)  # a count that falls: the same row, one less
+    assert state()[0][index.INCIDENTS_KEY] == 1
+
+
 def test_bulk_indexing_counts_terms_and_caps_postings_like_one_by_one(linked, monkeypatch):
     monkeypatch.setattr(index, "MAX_POSTINGS", 2)
     incident, first, _second = linked
