@@ -8,7 +8,7 @@ match's time goes"), and most candidates come back report after report: the
 big incidents share words with everything.
 
 So each process keeps the parsed form (``IncidentFeatures``, with the
-embeddings already decoded) of the incidents it scored last, and asks the
+embeddings kept int8, as stored) of the incidents it scored last, and asks the
 database only which of them changed: one query reads the candidates'
 ``modified`` stamps (every write of an incident's features sets it), and only
 the rows that changed, or were never seen, are fetched. A cached incident is
@@ -31,8 +31,9 @@ from incidents.models import Incident
 from . import embedding
 from .index_models import DedupIncident
 
-# About 26 KB each (measured on seed 3's incidents, 3.3 reports each on average): 5,000
-# take about 130 MB. A report's candidates are about a hundred incidents.
+# About 24 KB each, parsed (measured on seed 3's 1,279 incidents, 3.3 reports each on
+# average; 27 KB while the embeddings were kept as floats): 5,000 take about 120 MB. A
+# report's candidates are about a hundred incidents.
 KEPT = 5_000
 
 
@@ -54,7 +55,7 @@ class IncidentFeatures:
 
     reports: list[StoredReport]
     vec_ids: list[int | None]  # the kept reports that have an embedding, in order
-    vecs: Any  # their embeddings, decoded: float32 (len(vec_ids), DIM), or None
+    quantised: Any  # their embeddings as stored: int8 (len(vec_ids), DIM), or None (``vecs``)
     mean: Any  # the normalised mean embedding, or None
     bag: dict[str, int]
     first: datetime.date | None  # the span of the incident's report dates
@@ -63,8 +64,15 @@ class IncidentFeatures:
     domains: list[str]
     size: int  # reports in the incident (not only the kept ones)
 
+    @property
+    def vecs(self) -> Any:
+        """The kept reports' embeddings, decoded: float32 (len(vec_ids), DIM), or None."""
+        return None if self.quantised is None else embedding.dequantise_rows(self.quantised)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "IncidentFeatures":
+        """The parsed form, kept small (see ``KEPT``): the embeddings stay int8, as stored,
+        until a score uses them (a quarter of the memory of their floats)."""
         kept = data.get("reports", [])
         with_vec = [s for s in kept if s.get("vec")]
         return cls(
@@ -73,7 +81,7 @@ class IncidentFeatures:
                 for s in kept
             ],
             vec_ids=[s["id"] for s in with_vec],
-            vecs=embedding.decode_many([s["vec"] for s in with_vec]) if with_vec else None,
+            quantised=embedding.quantised_many([s["vec"] for s in with_vec]) if with_vec else None,
             mean=embedding.mean_vector(data),
             bag=data.get("bag", {}),
             first=_day(data.get("dmin")),

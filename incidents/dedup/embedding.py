@@ -236,7 +236,22 @@ def decode(vec: str) -> Any:
 
 def decode_many(vecs: list[str]) -> Any:
     """Several vectors as the rows of one matrix (one base64 decode: 384 bytes leave no padding)."""
-    return dequantise(base64.b64decode("".join(vecs))).reshape(len(vecs), DIM)
+    return dequantise_rows(quantised_many(vecs))
+
+
+def quantised_many(vecs: list[str]) -> Any:
+    """Several vectors as stored, the int8 rows of one matrix (``dequantise_rows`` decodes them):
+    a quarter of the memory of ``decode_many``'s floats."""
+    import numpy as np
+
+    return np.frombuffer(base64.b64decode("".join(vecs)), dtype=np.int8).reshape(len(vecs), DIM)
+
+
+def dequantise_rows(rows: Any) -> Any:
+    """``quantised_many``'s rows as float32: the same numbers as ``decode_many``."""
+    import numpy as np
+
+    return rows.astype(np.float32) / 127.0
 
 
 def buckets(vec: str) -> list[str]:

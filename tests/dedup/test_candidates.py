@@ -98,3 +98,19 @@ def test_at_most_kept_incidents_are_kept(catalogue, monkeypatch):
         candidates.features([incident.pk])
     # The least recently used went first.
     assert list(candidates._kept.rows) == ids(catalogue[1:])
+
+
+def test_kept_features_hold_the_embeddings_as_stored_and_decode_them_unchanged(catalogue):
+    import numpy as np
+
+    from incidents.dedup import embedding
+    from incidents.dedup.index_models import DedupIncident
+
+    uber = catalogue[0]
+    indexed(uber, "Uber halts self-driving tests after a pedestrian is killed in Tempe", datetime.date(2018, 3, 20))
+    kept = candidates.features([uber.pk])[uber.pk]
+    stored = [s["vec"] for s in DedupIncident.objects.get(incident_id=uber.pk).features["reports"] if s.get("vec")]
+    assert len(stored) == 2 and kept.vec_ids == [s.id for s in kept.reports]
+    assert kept.quantised.dtype == np.int8 and kept.quantised.shape == (2, embedding.DIM)  # a quarter of floats
+    assert np.array_equal(kept.vecs, embedding.decode_many(stored))
+    assert np.array_equal(kept.vecs[1], embedding.decode(stored[1]))
