@@ -9,21 +9,23 @@ big incidents share words with everything.
 
 So each process keeps the parsed form (``IncidentFeatures``, with the
 embeddings kept int8, as stored) of the incidents it scored last, and asks the
-database only which of them changed: one query reads the candidates'
-``modified`` stamps (every write of an incident's features sets it), and only
-the rows that changed, or were never seen, are fetched. A cached incident is
-used only while its stamp is the one in the database, so scoring reads exactly
-what is stored. At most ``KEPT`` incidents are kept, the least recently used
+database only for what changed: one query compares the candidates'
+``modified`` stamps (every write of an incident's features sets it) with the
+kept ones and sends only the rows that changed, or were never seen (two
+queries where the database is not PostgreSQL). A kept incident is used only
+while its stamp is the one in the database, so scoring reads exactly what is
+stored. At most ``KEPT`` incidents are kept, the least recently used
 dropped first.
 """
 
 import datetime
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from django.db import connection
 
 from incidents.models import Incident
@@ -95,8 +97,8 @@ class IncidentFeatures:
 @dataclass
 class _Kept:
     alias: str = ""
-    # incident id -> (its row's ``modified`` when read, its features), least recently used first
-    rows: "OrderedDict[int, tuple[datetime.datetime, IncidentFeatures]]" = field(default_factory=OrderedDict)
+    # incident id -> (its row's ``modified`` when read, in microseconds; its features), least recently used first
+    rows: "OrderedDict[int, tuple[int, IncidentFeatures]]" = field(default_factory=OrderedDict)
     asked: int = 0  # incidents returned, and how many of them had to be read
     read: int = 0
 
@@ -118,62 +120,81 @@ def features(incident_ids: Iterable[int]) -> dict[int, IncidentFeatures]:
     wanted = list(dict.fromkeys(incident_ids))
     if not wanted:
         return {}
-    stamps = _stamps(wanted)
     with _lock:
         if _kept.alias != connection.alias:
             _kept = _Kept(alias=connection.alias)
         kept = _kept.rows
-        stale = [i for i, stamp in stamps.items() if i not in kept or kept[i][0] != stamp]
-    fetched = (
-        {
-            incident_id: (modified, IncidentFeatures.from_dict(data))
-            for incident_id, modified, data in DedupIncident.objects.filter(incident_id__in=stale).values_list(
-                "incident_id", "modified", "features"
-            )
-        }
-        if stale
-        else {}
-    )
-    out: dict[int, IncidentFeatures] = {}
+        # The entries themselves: another thread may drop them from ``kept`` meanwhile.
+        held = {i: kept[i] for i in wanted if i in kept}
+    found: dict[int, tuple[int, IncidentFeatures]] = {}
+    read = 0
+    for incident_id, stamp, data in _rows(wanted, {i: entry[0] for i, entry in held.items()}):
+        if data is None:
+            found[incident_id] = held[incident_id]
+        else:
+            found[incident_id] = (stamp, IncidentFeatures.from_dict(data))
+            read += 1
     with _lock:
-        for incident_id, stamp in stamps.items():
-            found = fetched.get(incident_id) or kept.get(incident_id)
-            if found is None:
-                continue  # it left the index between the two queries
-            out[incident_id] = found[1]
-            if found[0] == stamp:
-                kept[incident_id] = found
-                kept.move_to_end(incident_id)
-            # else rewritten between the two queries: used now, read again next time.
+        for incident_id, entry in found.items():
+            kept[incident_id] = entry
+            kept.move_to_end(incident_id)
         while len(kept) > KEPT:
             kept.popitem(last=False)
-        _kept.asked += len(out)
-        _kept.read += len(fetched)
-    return out
+        _kept.asked += len(found)
+        _kept.read += read
+    return {incident_id: entry[1] for incident_id, entry in found.items()}
 
 
-def _stamps(incident_ids: list[int]) -> dict[int, datetime.datetime]:
-    """The ``modified`` stamp of each of ``incident_ids`` that is indexed and not merged away.
+def _rows(incident_ids: list[int], held: dict[int, int]) -> Iterator[tuple[int, int, dict[str, Any] | None]]:
+    """(incident id, ``modified`` in microseconds since 1970, features) of each of
+    ``incident_ids`` that is indexed and not merged away; the features ``None`` where ``held``
+    has the incident at that very stamp.
 
-    On PostgreSQL in SQL of our own with one array parameter: the ORM's query, with a
-    placeholder for each of a report's hundred-odd candidates, took about 6 ms of Python per
-    match against 3 (docs/dedup.md, "The task's own writes")."""
+    On PostgreSQL one query in SQL of our own, with array parameters: the stamps are compared
+    in the database and only the rows that changed, or were never seen, are sent (and
+    decompressed). The ORM's filter, with a placeholder for each of a report's hundred-odd
+    candidates, cost about as much Python again as the query, and integers are quicker to send
+    and read back than timestamps (docs/dedup.md, "One query for the candidates' rows").
+    Elsewhere two: the stamps, then the rows that changed."""
     if connection.vendor != "postgresql":
         rows = DedupIncident.objects.filter(incident_id__in=incident_ids).exclude(
             incident__status=Incident.Status.MERGED
         )
-        return dict(rows.values_list("incident_id", "modified"))
+        stamps = {i: _micros(modified) for i, modified in rows.values_list("incident_id", "modified")}
+        stale = [i for i, stamp in stamps.items() if held.get(i) != stamp]
+        fetched = (
+            DedupIncident.objects.filter(incident_id__in=stale).values_list("incident_id", "modified", "features")
+            if stale
+            else []
+        )
+        yield from ((i, _micros(modified), data) for i, modified, data in fetched)
+        # An incident rewritten or dropped between the two queries is read next time.
+        yield from ((i, stamp, None) for i, stamp in stamps.items() if i not in stale)
+        return
     quote = connection.ops.quote_name
     dedup, incidents = quote(DedupIncident._meta.db_table), quote(Incident._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT d.incident_id, d.modified FROM {dedup} d JOIN {incidents} i ON i.id = d.incident_id
+            SELECT d.incident_id, s.micros, CASE WHEN k.micros IS DISTINCT FROM s.micros THEN d.features END
+            FROM {dedup} d
+            JOIN {incidents} i ON i.id = d.incident_id
+            CROSS JOIN LATERAL (SELECT (EXTRACT(EPOCH FROM d.modified) * 1000000)::bigint AS micros) s
+            LEFT JOIN unnest(%s::bigint[], %s::bigint[]) AS k(incident_id, micros) ON k.incident_id = d.incident_id
             WHERE d.incident_id = ANY(%s) AND i.status <> %s
             """,  # noqa: S608 - the names are ours, the values parameters
-            [incident_ids, Incident.Status.MERGED],
+            [list(held), list(held.values()), incident_ids, Incident.Status.MERGED],
         )
-        return dict(cursor.fetchall())
+        for incident_id, modified, text in cursor.fetchall():
+            yield incident_id, modified, None if text is None else orjson.loads(text)
+
+
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+
+
+def _micros(stamp: datetime.datetime) -> int:
+    """A ``modified`` stamp as the whole microseconds since 1970 (exact, as PostgreSQL counts them)."""
+    return (stamp - _EPOCH) // datetime.timedelta(microseconds=1)
 
 
 def read_share() -> float | None:
