@@ -68,16 +68,10 @@ class ReportFeatures:
         return self.terms + extra
 
     def as_dict(self, norm: float) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "terms": self.terms,
-            "norm": round(norm, 4),
-            "date": self.date,
-            "url": self.url,
-            "domain": self.domain,
-            "entities": sorted(self.entities),
-            "vec": self.vec,
-        }
+        """What the scorer reads of a kept report (``candidates.IncidentFeatures``). Its address,
+        domain and entities count for the incident as a whole (``domains``, ``entities``):
+        kept per report they were 5.6 % of a row at a million reports, and never read."""
+        return {"id": self.id, "terms": self.terms, "norm": round(norm, 4), "date": self.date, "vec": self.vec}
 
 
 def _report_parts(report: Report) -> tuple[str, str, str]:

@@ -62,7 +62,9 @@ class DedupIncident(models.Model):
     incident = models.OneToOneField(
         "incidents.Incident", on_delete=models.CASCADE, primary_key=True, related_name="dedup_features"
     )
-    # {"reports": [{"id", "terms", "norm", "date", "url", "domain", "entities", "vec"}], "bag": {term: n}}
+    # {"ids", "reports": [{"id", "terms", "norm", "date", "vec"}], "bag": {term: n}, "dmin", "dmax",
+    #  "entities", "domains", "vmean", "vcount"} (rows written before 2026-12-06 also hold each
+    #  kept report's "url", "domain" and "entities", which nothing reads)
     features = JSONTextField(default=dict)
     reports = models.PositiveIntegerField(default=0)
     # The mean of its reports' embeddings, L2-normalised, int8 (``vectors``: semantic candidates).

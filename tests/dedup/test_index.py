@@ -50,6 +50,18 @@ def test_indexing_twice_counts_once(linked):
     assert ("w:autopilot", incident.pk) in postings
 
 
+def test_a_kept_report_holds_what_the_scorer_reads_and_the_incident_the_rest(linked):
+    incident, first, second = linked
+    first.source_url = "https://www.example.com/tesla-autopilot-crash"
+    first.save()
+    index.index_report(first, incident.pk)
+    features = DedupIncident.objects.get(incident_id=incident.pk).features
+    (kept,) = features["reports"]
+    assert set(kept) == {"id", "terms", "norm", "date", "vec"}  # no address, domain or entities
+    assert kept["id"] == first.pk and "w:tesla" in kept["terms"] and kept["vec"]
+    assert features["domains"] == ["example.com"]  # the address counts for the incident
+
+
 def test_unindexing_removes_what_only_that_report_brought(linked):
     incident, first, second = linked
     index.index_report(first, incident.pk)
