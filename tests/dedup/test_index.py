@@ -51,7 +51,7 @@ def test_indexing_twice_counts_once(linked):
 
 
 def test_a_kept_report_holds_what_the_scorer_reads_and_the_incident_the_rest(linked):
-    incident, first, second = linked
+    incident, first, _second = linked
     first.source_url = "https://www.example.com/tesla-autopilot-crash"
     first.save()
     index.index_report(first, incident.pk)
