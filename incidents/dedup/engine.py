@@ -38,7 +38,7 @@ from incidents.models import Incident, PairVerdict, Report, ReportIncidentLink
 
 from . import candidates, embedding, index, vectors
 from .candidates import IncidentFeatures
-from .index_models import DedupIncident, DedupPosting
+from .index_models import DedupPosting
 from .text import phrase_text
 
 ENGINE_VERSION = "2026.12-12"
@@ -444,33 +444,38 @@ def _postings(lookup: dict[str, float], limit: int) -> list[tuple[int, float]]:
     The terms and their weights are a VALUES list joined to the postings through
     their (term, incident) key, summed per incident in double precision (engine
     2026.12-6; a CASE over the 40 terms before, summed as numeric: at 100 k reports
-    16.7-21.7 ms a query against 9.0-9.9 ms, with the same candidates), and only then
-    is each grouped incident's report count read by its key, in double precision (a
-    join before, which the planner ran as a scan of every incident row, in numeric
-    with SIZE_PRIOR as a literal: at 1 M reports 52-58 ms a query against 80-83 ms,
-    the same candidates; docs/dedup.md, "A million reports")."""
+    16.7-21.7 ms a query against 9.0-9.9 ms, with the same candidates). The sums are
+    divided and ranked here, by the report counts each process holds beside the
+    vectors (``vectors.sizes``), in the same double precision and order as SQL did
+    (best first, then by incident id): read in SQL by each grouped incident's key,
+    up to 2,000 of them per lookup, the counts were about half of the query's time
+    at a million reports (docs/dedup.md, "The postings' ranking in the process")."""
     if not lookup:
         return []
     terms = list(lookup)
     postings = connection.ops.quote_name(DedupPosting._meta.db_table)
-    features = connection.ops.quote_name(DedupIncident._meta.db_table)
     values = ", ".join(["(%s, CAST(%s AS DOUBLE PRECISION))"] * len(terms))
     sql = (
-        f"WITH q(term, weight) AS (VALUES {values}), "  # noqa: S608 - names are ours, values are parameters
-        f"s AS (SELECT p.incident_id, SUM(q.weight) AS total FROM q JOIN {postings} p ON p.term = q.term "
-        "GROUP BY p.incident_id) "
-        # Each count by its key, in double precision (see above).
-        f"SELECT s.incident_id, s.total / SQRT(CAST((SELECT d.reports FROM {features} d "
-        "WHERE d.incident_id = s.incident_id) AS DOUBLE PRECISION) + CAST(%s AS DOUBLE PRECISION)) AS score "
-        "FROM s ORDER BY score DESC NULLS LAST, s.incident_id LIMIT %s"
+        f"WITH q(term, weight) AS (VALUES {values}) "  # noqa: S608 - names are ours, values are parameters
+        f"SELECT p.incident_id, SUM(q.weight) FROM q JOIN {postings} p ON p.term = q.term GROUP BY p.incident_id"
     )
     params: list[Any] = []
     for term in terms:
         params += [term, lookup[term]]
-    params += [SIZE_PRIOR, limit]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [(int(row[0]), float(row[1])) for row in cursor.fetchall()]
+        totals = cursor.fetchall()
+    if not totals:
+        return []
+    import numpy as np
+
+    ids = np.array([incident_id for incident_id, _total in totals], dtype=np.int64)
+    sums = np.array([total for _incident_id, total in totals], dtype=np.float64)
+    sizes = vectors.sizes(ids)
+    known = sizes >= 0
+    ids, scores = ids[known], sums[known] / np.sqrt(sizes[known] + SIZE_PRIOR)
+    best = np.lexsort((ids, -scores))[:limit]  # best first, then by incident id
+    return list(zip(ids[best].tolist(), scores[best].tolist(), strict=True))
 
 
 def _same_url_incidents(query: index.ReportFeatures) -> set[int]:
@@ -522,9 +527,10 @@ def candidate_signals(
     probe = Probe.of(query, idfs)
     lookup = lookup_terms(all_terms, dfs, idfs)
     excluded = set(exclude_incident_ids)
+    # First: it brings the vectors and the report counts that ``_postings`` ranks by up to date.
+    near = [i for i, _cos in vectors.nearest(query.vec, SEMANTIC_CANDIDATES + len(excluded)) if i not in excluded]
     fetched = [(i, w) for i, w in _postings(lookup, MAX_FETCHED) if i not in excluded]
     same_url = _same_url_incidents(query) - excluded
-    near = [i for i, _cos in vectors.nearest(query.vec, SEMANTIC_CANDIDATES + len(excluded)) if i not in excluded]
     kept = to_score(fetched, query.vec)
     wanted = list(dict.fromkeys([*sorted(same_url), *near[:SEMANTIC_CANDIDATES], *kept]))
     found = candidates.features(wanted)

@@ -64,12 +64,21 @@ class _Matrix:
     loaded: float = 0.0
     basis: Any = None  # float32 (DIM, COARSE_DIM): the coarse pass's projection, or None
     low: Any = None  # float32 (capacity, COARSE_DIM): the rows projected with ``basis``
+    # int64, indexed by incident id: each loaded incident's number of reports
+    # (``DedupIncident.reports``, -1 for an id not loaded), which the postings' ranking divides
+    # by (``sizes``). By id rather than by row: a lookup is one vectorised read.
+    reports: Any = None
 
     @classmethod
     def empty(cls, alias: str = "") -> "_Matrix":
         import numpy as np
 
-        return cls(alias=alias, ids=np.zeros(0, dtype=np.int64), rows=np.zeros((0, embedding.DIM), dtype=np.float32))
+        return cls(
+            alias=alias,
+            ids=np.zeros(0, dtype=np.int64),
+            rows=np.zeros((0, embedding.DIM), dtype=np.float32),
+            reports=np.zeros(0, dtype=np.int64),
+        )
 
 
 _matrix = _Matrix()
@@ -94,7 +103,7 @@ def as_bytes(value: bytes | memoryview | None) -> bytes | None:
     return None if value is None else bytes(value)
 
 
-def _put(m: _Matrix, incident_id: int, vector: bytes | None) -> None:
+def _put(m: _Matrix, incident_id: int, vector: bytes | None, reports: int = 0) -> None:
     import numpy as np
 
     row = np.zeros(embedding.DIM, dtype=np.float32) if vector is None else embedding.dequantise(bytes(vector))
@@ -110,6 +119,11 @@ def _put(m: _Matrix, incident_id: int, vector: bytes | None) -> None:
         m.ids[at] = incident_id
         m.size += 1
     m.rows[at] = row
+    if incident_id >= len(m.reports):
+        m.reports = np.concatenate(
+            [m.reports, np.full(max(1024, 2 * incident_id + 2 - len(m.reports)), -1, dtype=np.int64)]
+        )
+    m.reports[incident_id] = reports
     if m.basis is not None:
         m.low[at] = row @ m.basis
 
@@ -146,11 +160,11 @@ def _refresh() -> _Matrix:
         changed = DedupIncident.objects.all()
     else:
         changed = DedupIncident.objects.filter(modified__gte=m.since)
-    rows = changed.values_list("incident_id", "vector")
+    rows = changed.values_list("incident_id", "vector", "reports")
     # A full load streams the rows; a refresh reads a handful in one query (a server-side
     # cursor would take three round trips before every lookup).
-    for incident_id, vector in rows.iterator(chunk_size=5000) if full else rows:
-        _put(m, incident_id, vector)
+    for incident_id, vector, reports in rows.iterator(chunk_size=5000) if full else rows:
+        _put(m, incident_id, vector, reports)
     if m.basis is None and m.size >= COARSE_FROM:
         _project(m)
     m.since = started - datetime.timedelta(seconds=SLACK_SECONDS)
@@ -159,14 +173,34 @@ def _refresh() -> _Matrix:
 
 
 def nearest(vec: str | None, k: int) -> list[tuple[int, float]]:
-    """The ``k`` indexed incidents nearest ``vec`` in meaning, (incident id, cosine), best first."""
-    if not vec or k <= 0:
+    """The ``k`` indexed incidents nearest ``vec`` in meaning, (incident id, cosine), best first.
+
+    Brings the loaded vectors and report counts up to date even for a report with no vector:
+    ``sizes`` and ``cosines`` read them as loaded."""
+    if k <= 0:
         return []
     with _lock:
         m = _refresh()
-        if not m.size:
+        if not vec or not m.size:
             return []
         return _search(m, embedding.decode(vec), k)
+
+
+def sizes(incident_ids: Any) -> Any:
+    """The number of reports of each of ``incident_ids`` (int64 array) as loaded, -1 for one not
+    loaded (call after ``nearest``, which brings them up to date; with nothing loaded yet they
+    are loaded).
+
+    Held here, beside the vectors, so that the postings' ranking divides by them in the
+    process: in SQL it read each of up to 2,000 grouped incidents' rows by its key, per
+    lookup (docs/dedup.md, "The postings' ranking in the process")."""
+    import numpy as np
+
+    with _lock:
+        m = _matrix if _matrix.alias == connection.alias and _matrix.since is not None else _refresh()
+        ids = np.asarray(incident_ids, dtype=np.int64)
+        inside = ids < len(m.reports)
+        return np.where(inside, m.reports[np.where(inside, ids, 0)], -1)
 
 
 def cosines(vec: str | None, incident_ids: list[int]) -> dict[int, float]:

@@ -70,6 +70,46 @@ def test_vectors_follow_indexing_without_a_reload(catalogue):
     assert retold_id not in dict(vectors.nearest(query(RETOLD).vec, 5))
 
 
+def test_report_counts_follow_indexing_like_the_vectors(catalogue):
+    deepfake = catalogue["deepfake"]
+    assert vectors.sizes([deepfake, catalogue["other0"], 10**9]).tolist() == [1, 1, -1]  # -1: not indexed
+    second = ReportFactory.create(title=RETOLD, text="")
+    link(second, Report.objects.get(links__incident_id=deepfake).links.get().incident)
+    index.index_report(second, deepfake)
+    assert vectors.sizes([deepfake]).tolist() == [1]  # as loaded, until the next lookup
+    vectors.nearest(None, 1)  # a report with no vector brings them up to date too
+    assert vectors.sizes([deepfake]).tolist() == [2]
+
+
+def test_the_postings_rank_as_the_database_divided_them(catalogue):
+    """The ranking ``engine._postings`` does in the process is the one SQL did (engine
+    2026.12-12 before 2026-12-06): the sum over the shared terms divided by the root of
+    the report count plus the prior, in double precision, best first, then by id."""
+    from django.db import connection
+
+    second = ReportFactory.create(title=OTHERS[0].replace("Arizona", "Tempe"), text="")
+    link(second, Report.objects.get(links__incident_id=catalogue["other0"]).links.get().incident)
+    index.index_report(second, catalogue["other0"])
+    # Words of every incident, some shared by two of them, with uneven weights.
+    bags = [row.features["bag"] for row in DedupIncident.objects.order_by("incident_id")]
+    words = sorted({t for bag in bags for t in bag if t.startswith("w:")})
+    lookup = {t: 0.3 + (n % 7) * 0.45 for n, t in enumerate(words)}
+    vectors.nearest(None, 1)
+    ranked = engine._postings(lookup, 10)
+    values = ", ".join(["(%s, CAST(%s AS DOUBLE PRECISION))"] * len(lookup))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH q(term, weight) AS (VALUES {values}), s AS (SELECT p.incident_id, SUM(q.weight) AS total "  # noqa: S608 - placeholders only
+            "FROM q JOIN incidents_dedupposting p ON p.term = q.term GROUP BY p.incident_id) "
+            "SELECT s.incident_id, s.total / SQRT(CAST(d.reports AS DOUBLE PRECISION) + %s) AS score "
+            "FROM s JOIN incidents_dedupincident d ON d.incident_id = s.incident_id "
+            "ORDER BY score DESC, s.incident_id LIMIT 10",
+            [x for term, weight in lookup.items() for x in (term, weight)] + [engine.SIZE_PRIOR],
+        )
+        expected = [(incident_id, float(score)) for incident_id, score in cursor.fetchall()]
+    assert len(expected) == 4 and ranked == expected  # every incident shares a word
+
+
 def test_the_stored_vector_is_the_normalised_mean_of_the_reports(catalogue):
     row = DedupIncident.objects.get(incident_id=catalogue["deepfake"])
     assert vectors.as_bytes(row.vector) == vectors.to_bytes(row.features)
