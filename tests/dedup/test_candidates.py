@@ -135,7 +135,19 @@ def test_kept_features_hold_the_embeddings_as_stored_and_decode_them_unchanged(c
     indexed(uber, "Uber halts self-driving tests after a pedestrian is killed in Tempe", datetime.date(2018, 3, 20))
     kept = candidates.features([uber.pk])[uber.pk]
     stored = [s["vec"] for s in DedupIncident.objects.get(incident_id=uber.pk).features["reports"] if s.get("vec")]
-    assert len(stored) == 2 and kept.vec_ids == [s.id for s in kept.reports]
+    assert len(stored) == 2 and kept.vec_ids == tuple(s.id for s in kept.reports)
     assert kept.quantised.dtype == np.int8 and kept.quantised.shape == (2, embedding.DIM)  # a quarter of floats
     assert np.array_equal(kept.vecs, embedding.decode_many(stored))
     assert np.array_equal(kept.vecs[1], embedding.decode(stored[1]))
+
+
+def test_kept_features_leave_the_garbage_collector_nothing_to_walk_in_their_terms(catalogue):
+    import gc
+
+    kept = candidates.features(ids(catalogue))
+    gc.collect()
+    features = kept[catalogue[0].pk]
+    # Tuples of strings, which the collector stops tracking; slots, so no instance dicts.
+    assert isinstance(features.reports, tuple) and isinstance(features.reports[0].terms, tuple)
+    assert not gc.is_tracked(features.reports[0].terms) and not gc.is_tracked(features.domains)
+    assert not hasattr(features, "__dict__") and not hasattr(features.reports[0], "__dict__")
