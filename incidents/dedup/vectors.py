@@ -193,7 +193,9 @@ def sizes(incident_ids: Any) -> Any:
 
     Held here, beside the vectors, so that the postings' ranking divides by them in the
     process: in SQL it read each of up to 2,000 grouped incidents' rows by its key, per
-    lookup (docs/dedup.md, "The postings' ranking in the process")."""
+    lookup (docs/dedup.md, "The postings' ranking in the process"). An incident another
+    worker indexed after the last refresh began is not loaded yet: like its vector, it is
+    there from the next lookup on (``SLACK_SECONDS``)."""
     import numpy as np
 
     with _lock:
