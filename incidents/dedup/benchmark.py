@@ -411,15 +411,10 @@ def metrics(history: list[dict[str, Any]], results: list[dict[str, Any]]) -> dic
 
 
 def warm_up() -> None:
-    """Load the model before timing: the targets exclude model loading. Then leave what is
-    loaded out of the garbage collector's walks, as a worker does once started
-    (``config.celery.freeze_what_is_loaded``)."""
-    import gc
-
+    """Load the model before timing: the targets exclude model loading."""
     from . import embedding
 
     embedding.embed(["warm up"])
-    gc.freeze()
 
 
 def history_size() -> int:

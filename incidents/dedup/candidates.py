@@ -168,7 +168,7 @@ def _rows(incident_ids: list[int], held: dict[int, int]) -> Iterator[tuple[int, 
             incident__status=Incident.Status.MERGED
         )
         stamps = {i: _micros(modified) for i, modified in rows.values_list("incident_id", "modified")}
-        stale = [i for i, stamp in stamps.items() if held.get(i) != stamp]
+        stale = {i for i, stamp in stamps.items() if held.get(i) != stamp}
         fetched = (
             DedupIncident.objects.filter(incident_id__in=stale).values_list("incident_id", "modified", "features")
             if stale

@@ -467,8 +467,6 @@ def _postings(lookup: dict[str, float], limit: int) -> list[tuple[int, float]]:
         totals = cursor.fetchall()
     if not totals:
         return []
-    import numpy as np
-
     ids = np.array([incident_id for incident_id, _total in totals], dtype=np.int64)
     sums = np.array([total for _incident_id, total in totals], dtype=np.float64)
     sizes = vectors.sizes(ids)

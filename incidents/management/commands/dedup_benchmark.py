@@ -56,9 +56,10 @@ class Command(BaseCommand):
         started = time.perf_counter()
         incidents = benchmark.load_history(history, keys)
         load_seconds = time.perf_counter() - started
-        # The history the benchmark holds (a million rows at 1 M) is its own bookkeeping, not a
-        # worker's: left out of the garbage collector's walks, which it would slow for every
-        # report (docs/dedup.md, "The garbage collector").
+        # What is loaded now (the model, and the history the benchmark holds: a million rows at
+        # 1 M, its own bookkeeping, not a worker's) is left out of the garbage collector's walks,
+        # as a worker freezes what it loaded (config.celery.freeze_what_is_loaded; docs/dedup.md,
+        # "The garbage collector").
         gc.freeze()
         self.stdout.write(
             f"history: {len(history)} reports in {incidents} incidents loaded and indexed in {load_seconds:.1f} s "
