@@ -2,7 +2,7 @@
 
 Scoring a report reads the features of about a hundred candidate incidents
 (``DedupIncident.features``: each kept report's terms, dates and embedding, the
-incident's bag of terms). Fetching and parsing that JSON was the largest single
+hashes of the incident's terms). Fetching and parsing that JSON was the largest single
 cost of a match (25 ms of 63 ms on PostgreSQL, seed 3; docs/dedup.md, "Where a
 match's time goes"), and most candidates come back report after report: the
 big incidents share words with everything.
@@ -30,7 +30,7 @@ from django.db import connection
 
 from incidents.models import Incident
 
-from . import embedding
+from . import embedding, termset
 from .index_models import DedupIncident
 
 # About 24 KB each, parsed (measured on seed 3's 1,279 incidents, 3.3 reports each on
@@ -64,7 +64,7 @@ class IncidentFeatures:
     vec_ids: tuple[int | None, ...]  # the kept reports that have an embedding, in order
     quantised: Any  # their embeddings as stored: int8 (len(vec_ids), DIM), or None (``vecs``)
     mean: Any  # the normalised mean embedding, or None
-    bag: dict[str, int]
+    hashes: Any  # the incident's words and phrases: sorted int64 hashes (``termset``)
     first: datetime.date | None  # the span of the incident's report dates
     last: datetime.date | None
     entities: dict[str, str]
@@ -92,7 +92,7 @@ class IncidentFeatures:
             vec_ids=tuple(s["id"] for s in with_vec),
             quantised=embedding.quantised_many([s["vec"] for s in with_vec]) if with_vec else None,
             mean=embedding.mean_vector(data),
-            bag=data.get("bag", {}),
+            hashes=termset.decode(data.get("hashes")),
             first=_day(data.get("dmin")),
             last=_day(data.get("dmax")),
             entities=data.get("entities", {}),

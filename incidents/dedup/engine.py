@@ -36,7 +36,7 @@ from django.db import connection
 
 from incidents.models import Incident, PairVerdict, Report, ReportIncidentLink
 
-from . import candidates, embedding, index, vectors
+from . import candidates, embedding, index, termset, vectors
 from .candidates import IncidentFeatures
 from .index_models import DedupPosting
 from .text import phrase_text
@@ -230,6 +230,8 @@ class Probe:
     qnorm: float
     weights: dict[str, float]  # idf squared of each of the report's terms
     specific: list[str]  # its three most specific words (highest idf)
+    hashes: Any  # the hashes of its terms, in their order (``termset``)
+    specific_at: list[int]  # where each of ``specific`` is in the terms
     specific_weight: float
     vec: Any  # its embedding, decoded, or None
     day: datetime.date | None
@@ -249,6 +251,8 @@ class Probe:
             qnorm=math.sqrt(sum(idfs.get(t, 1.0) ** 2 for t in query.terms)) or 1.0,
             weights=weights,
             specific=specific,
+            hashes=termset.hashes(query.terms),
+            specific_at=[query.terms.index(t) for t in specific],
             specific_weight=sum(weights[t] for t in specific),
             vec=embedding.decode(query.vec) if query.vec else None,
             day=datetime.date.fromisoformat(query.date) if query.date else None,
@@ -266,9 +270,9 @@ def signals(probe: Probe, incident: IncidentFeatures, *, same_url: bool) -> tupl
         if similarity > best_text:
             best_text, best_stored = similarity, stored
     best_shared = [t for t in best_stored.terms if t in weights] if best_stored is not None else []
-    bag = incident.bag
-    covered = [t for t in query.terms if t in bag]
-    specific_missed = sum(weights[t] for t in probe.specific if t not in bag)
+    used = termset.contains(incident.hashes, probe.hashes)  # by the incident, each of the report's terms
+    covered = [t for t, hit in zip(query.terms, used, strict=True) if hit]
+    specific_missed = sum(weights[t] for t, at in zip(probe.specific, probe.specific_at, strict=True) if not used[at])
     coverage = sum(weights[t] for t in covered) / (qnorm**2)
     semantic: list[float] = []
     semantic_mean: float | None = None

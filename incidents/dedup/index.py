@@ -7,8 +7,9 @@ code for many links at once (imports, the benchmark, ``rebuild``); after a
 large one, ``refresh_statistics`` tells PostgreSQL's planner how big the index
 has grown.
 
-Per incident the index keeps a bag of terms (how many of its reports carry
-each) and the features of up to ``MAX_REPORTS_KEPT`` reports; per term the
+Per incident the index keeps its reports' terms (``DedupIncident.terms``, and their
+hashes for the scorer: ``termset``) and the features of up to ``MAX_REPORTS_KEPT``
+reports; per term the
 number of incidents it occurs in and, while that is at most ``MAX_POSTINGS``,
 a posting per incident. A term found in more incidents than that is too common
 to find candidates with, and its postings list stops growing, so a lookup reads
@@ -30,7 +31,7 @@ from django.utils import timezone
 
 from incidents.models import EntityAlias, Report, ReportIncidentLink
 
-from . import embedding, vectors
+from . import embedding, termset, vectors
 from .entities import mention_keys
 from .index_models import DedupIncident, DedupPosting, DedupTerm
 from .text import terms as text_terms
@@ -321,14 +322,14 @@ def indexed_incidents() -> int:
     return DedupTerm.objects.filter(term=INCIDENTS_KEY).values_list("df", flat=True).first() or 0
 
 
-def _merge_into(data: dict[str, Any], feats: ReportFeatures, norm: float) -> list[str]:
-    """Add one report to an incident's features; return the terms new to the incident."""
-    bag: dict[str, int] = data.setdefault("bag", {})
+def _merge_into(data: dict[str, Any], bag: set[str], feats: ReportFeatures, norm: float) -> list[str]:
+    """Add one report to an incident's features and its set of terms (``bag``); return the
+    terms new to the incident. ``_store`` writes both into the row."""
     new_terms = []
     for term in feats.index_terms():
         if term not in bag:
             new_terms.append(term)
-        bag[term] = bag.get(term, 0) + 1
+            bag.add(term)
     data.setdefault("ids", []).append(feats.id)
     kept: list[dict[str, Any]] = data.setdefault("reports", [])
     if len(kept) < MAX_REPORTS_KEPT:
@@ -348,6 +349,15 @@ def _merge_into(data: dict[str, Any], feats: ReportFeatures, norm: float) -> lis
     return new_terms
 
 
+def _store(row: DedupIncident, data: dict[str, Any], bag: set[str]) -> None:
+    """Put an incident's merged features and terms into its row (not saved)."""
+    data["hashes"] = termset.encode(bag)
+    row.features = data
+    row.terms = sorted(bag)
+    row.reports = len(data["ids"])
+    row.vector = vectors.to_bytes(data)
+
+
 @transaction.atomic(savepoint=False)  # callers inside a transaction let its errors undo it whole
 def index_report(report: Report, incident_id: int) -> None:
     """Add ``report`` to the features and postings of ``incident_id`` (no-op if already there)."""
@@ -365,10 +375,9 @@ def index_report(report: Report, incident_id: int) -> None:
     dfs = term_dfs([*feats.terms, INCIDENTS_KEY])
     incidents = dfs.pop(INCIDENTS_KEY, 0) + (0 if data.get("ids") else 1)
     norm = _norm(feats.terms, dfs, incidents)
-    new_terms = _merge_into(data, feats, norm)
-    row.features = data
-    row.reports = len(data["ids"])
-    row.vector = vectors.to_bytes(data)
+    bag = set(row.terms or ())
+    new_terms = _merge_into(data, bag, feats, norm)
+    _store(row, data, bag)
     row.save()
     if row.reports == 1:
         _count_incidents(1)
@@ -386,7 +395,7 @@ def unindex_report(report: Report, incident_id: int) -> None:
         for r in Report.objects.filter(links__incident_id=incident_id).exclude(pk=report.pk).order_by("pk")
         if r.pk in row.features["ids"]
     ]
-    old_bag: dict[str, int] = row.features.get("bag", {})
+    old_bag: list[str] = row.terms or []
     if not remaining:
         row.delete()
         _count_incidents(-1)
@@ -397,14 +406,14 @@ def unindex_report(report: Report, incident_id: int) -> None:
     dfs = term_dfs(t for f in feats for t in f.terms)
     incidents = indexed_incidents()
     data: dict[str, Any] = {}
+    bag: set[str] = set()
     for f in feats:
-        _merge_into(data, f, _norm(f.terms, dfs, incidents))
-    row.features = data
-    row.reports = len(data["ids"])
-    row.vector = vectors.to_bytes(data)
+        _merge_into(data, bag, f, _norm(f.terms, dfs, incidents))
+    _store(row, data, bag)
     row.save()
-    _remove_terms(incident_id, [t for t in old_bag if t not in data["bag"]])
-    _add_terms({t: [incident_id] for t in data["bag"] if t not in old_bag})
+    old = set(old_bag)
+    _remove_terms(incident_id, [t for t in old_bag if t not in bag])
+    _add_terms({t: [incident_id] for t in row.terms if t not in old})
 
 
 def index_bulk(links: Iterable[tuple[Report, int]], *, batch: int = 1000) -> int:
@@ -462,24 +471,31 @@ def _index_batch(links: list[tuple[Report, int]], vecs: Sequence[str | None] | N
             for term in f.terms:
                 batch_df[term].add(incident_id)
         merged_dfs = {t: dfs.get(t, 0) + len(ids) for t, ids in batch_df.items()}
+        bags: dict[int, set[str]] = {}
         for f, (_report, incident_id) in zip(feats, links, strict=True):
             row = rows.get(incident_id)
             if row is None:
-                row = rows[incident_id] = DedupIncident(incident_id=incident_id, features={})
+                row = rows[incident_id] = DedupIncident(incident_id=incident_id, features={}, terms=[])
             if f.id in row.features.get("ids", []):
                 continue
-            for term in _merge_into(row.features, f, _norm(f.terms, merged_dfs, incidents)):
+            bag = bags.get(incident_id)
+            if bag is None:
+                bag = bags[incident_id] = set(row.terms or ())
+            for term in _merge_into(row.features, bag, f, _norm(f.terms, merged_dfs, incidents)):
                 gained[term].append(incident_id)
-            row.reports = len(row.features["ids"])
         now = timezone.now()
-        for row in rows.values():
-            row.vector = vectors.to_bytes(row.features)
+        for incident_id, bag in bags.items():
+            row = rows[incident_id]
+            _store(row, row.features, bag)
             row.modified = now
         if new_ids:
             DedupIncident.objects.bulk_create([rows[i] for i in new_ids], batch_size=BATCH)
-        old = [rows[i] for i in incident_ids if i not in new_ids]
+        # Rows whose reports were all indexed already are left as they are.
+        old = [rows[i] for i in incident_ids if i in bags and i not in new_ids]
         if old:
-            DedupIncident.objects.bulk_update(old, ["features", "reports", "vector", "modified"], batch_size=500)
+            DedupIncident.objects.bulk_update(
+                old, ["features", "terms", "reports", "vector", "modified"], batch_size=500
+            )
         _count_incidents(len(new_ids))
         _add_terms(gained)
     return len(links)

@@ -62,10 +62,14 @@ class DedupIncident(models.Model):
     incident = models.OneToOneField(
         "incidents.Incident", on_delete=models.CASCADE, primary_key=True, related_name="dedup_features"
     )
-    # {"ids", "reports": [{"id", "terms", "norm", "date", "vec"}], "bag": {term: n}, "dmin", "dmax",
-    #  "entities", "domains", "vmean", "vcount"} (rows written before 2026-12-06 also hold each
-    #  kept report's "url", "domain" and "entities", which nothing reads)
+    # What the scorer reads (``candidates``): {"ids", "reports": [{"id", "terms", "norm", "date",
+    #  "vec"}], "hashes" (``termset``), "dmin", "dmax", "entities", "domains", "vmean", "vcount"}
+    #  (rows written before 2026-12-06 also hold each kept report's "url", "domain" and
+    #  "entities", which nothing reads)
     features = JSONTextField(default=dict)
+    # Every index term of its reports, sorted: what its postings and term counts were made
+    # of. Only the index's writers read it (the scorer reads their hashes, in ``features``).
+    terms = JSONTextField(default=list)
     reports = models.PositiveIntegerField(default=0)
     # The mean of its reports' embeddings, L2-normalised, int8 (``vectors``: semantic candidates).
     vector = models.BinaryField(null=True)

@@ -179,12 +179,12 @@ import json, os
 import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup()
-from incidents.dedup import engine, index
+from incidents.dedup import engine, index, termset
 from incidents.dedup.candidates import IncidentFeatures
 words = [f"w:word{n}" for n in range(8)]
 query = index.ReportFeatures(id=None, terms=words, date="2020-01-02", url="", domain="")
 stored = {"id": 1, "terms": [*words[3:], "w:other"], "norm": 2.5, "date": "2020-01-01"}
-features = IncidentFeatures.from_dict({"reports": [stored], "bag": {t: 1 for t in stored["terms"]}, "ids": [1]})
+features = IncidentFeatures.from_dict({"reports": [stored], "hashes": termset.encode(stored["terms"]), "ids": [1]})
 values, reasons = engine.signals(engine.Probe.of(query, {t: 1.7 for t in words}), features, same_url=False)
 print(json.dumps([values, reasons], sort_keys=True))
 """

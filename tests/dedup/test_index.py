@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from incidents.dedup import index, vectors
+from incidents.dedup import index, termset, vectors
 from incidents.dedup.index_models import DedupIncident, DedupPosting, DedupTerm
 
 from ..factories import IncidentFactory, ReportFactory, link
@@ -227,13 +227,21 @@ def test_features_are_stored_as_text_and_read_back_unchanged(linked):
     assert DedupIncident.objects.get(incident_id=incident.pk).features == row.features
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_an_index_written_as_jsonb_moves_to_text_unchanged():
+def indexed_row() -> DedupIncident:
+    """The index row of a new incident with one report, as this release writes it."""
     incident = IncidentFactory.create()
     report = ReportFactory.create(title="Chatbot tells user to eat glue on pizza")
     link(report, incident)
     index.index_report(report, incident.pk)
-    expected = DedupIncident.objects.get(incident_id=incident.pk).features
+    return DedupIncident.objects.get(incident_id=incident.pk)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_an_index_written_as_jsonb_moves_to_text_unchanged():
+    row = indexed_row()
+    incident, expected, terms = row.incident, row.features, row.terms
+    # Before 0011 the terms were a bag inside the features (its counts are lost going back).
+    as_it_was = {**{k: v for k, v in expected.items() if k != "hashes"}, "bag": dict.fromkeys(terms, 1)}
     executor = MigrationExecutor(connection)
     executor.migrate([("incidents", "0009_dedup_incident_vector")])
     try:
@@ -241,13 +249,55 @@ def test_an_index_written_as_jsonb_moves_to_text_unchanged():
             # On PostgreSQL the column is jsonb again (SQLite keeps JSON as text either way).
             cursor.execute("SELECT features FROM incidents_dedupincident WHERE incident_id = %s", [incident.pk])
             (old,) = cursor.fetchone()
-        assert json.loads(old) == expected
+        assert json.loads(old) == as_it_was
         assert column_type() == ("jsonb" if connection.vendor == "postgresql" else "text")
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
     assert column_type() == "text"
     assert DedupIncident.objects.get(incident_id=incident.pk).features == expected
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_an_index_written_with_a_bag_of_terms_moves_them_to_their_column_and_hashes():
+    expected = indexed_row()
+    incident = expected.incident
+    executor = MigrationExecutor(connection)
+    executor.migrate([("incidents", "0010_dedup_features_as_text")])
+    try:
+        # The row as the release before wrote it: the features held a bag of the terms, each
+        # with how many of the incident's reports carry it.
+        old = {k: v for k, v in expected.features.items() if k != "hashes"}
+        old["bag"] = dict.fromkeys(expected.terms, 2)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE incidents_dedupincident SET features = %s WHERE incident_id = %s",
+                [json.dumps(old), incident.pk],
+            )
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    row = DedupIncident.objects.get(incident_id=incident.pk)
+    assert row.terms == expected.terms and "w:glue" in row.terms and "bag" not in row.features
+    assert row.features == expected.features
+    assert termset.contains(termset.decode(row.features["hashes"]), termset.hashes(["w:glue", "w:tesla"])) == [
+        True,
+        False,
+    ]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_column_compression(features), pg_column_compression(terms) FROM incidents_dedupincident "
+                "WHERE incident_id = %s",
+                [incident.pk],
+            )
+            # Short values are kept uncompressed (NULL): the features of one report are near the limit.
+            assert set(cursor.fetchone()) <= {"lz4", None}
+            cursor.execute(
+                "SELECT attcompression FROM pg_attribute WHERE attrelid = 'incidents_dedupincident'::regclass "
+                "AND attname IN ('features', 'terms')"
+            )
+            assert [c for (c,) in cursor.fetchall()] == ["l", "l"]
 
 
 def column_type() -> str:

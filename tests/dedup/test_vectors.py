@@ -45,7 +45,7 @@ def query(title: str) -> index.ReportFeatures:
 def test_a_repeat_in_other_words_is_a_candidate_by_meaning_alone(catalogue):
     features = query(RETOLD)
     words = set(features.terms)
-    stored = DedupIncident.objects.get(incident_id=catalogue["deepfake"]).features["bag"]
+    stored = DedupIncident.objects.get(incident_id=catalogue["deepfake"]).terms
     assert not words & {t for t in stored if t[:2] in ("w:", "p:")}, "the test needs a retelling in other words"
     nearest = vectors.nearest(features.vec, 2)
     assert nearest[0][0] == catalogue["deepfake"] and nearest[0][1] > nearest[1][1] + 0.1
@@ -91,7 +91,7 @@ def test_the_postings_rank_as_the_database_divided_them(catalogue):
     link(second, Report.objects.get(links__incident_id=catalogue["other0"]).links.get().incident)
     index.index_report(second, catalogue["other0"])
     # Words of every incident, some shared by two of them, with uneven weights.
-    bags = [row.features["bag"] for row in DedupIncident.objects.order_by("incident_id")]
+    bags = [row.terms for row in DedupIncident.objects.order_by("incident_id")]
     words = sorted({t for bag in bags for t in bag if t.startswith("w:")})
     lookup = {t: 0.3 + (n % 7) * 0.45 for n, t in enumerate(words)}
     vectors.nearest(None, 1)
